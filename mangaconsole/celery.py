@@ -1,0 +1,11 @@
+"""The Celery app. Workers and beat start with ``celery -A mangaconsole worker|beat``."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mangaconsole.settings")
+
+app = Celery("mangaconsole")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,248 @@
+"""Roles are Django groups; this module is the one place that says what each role may do.
+
+``ROLE_PERMISSIONS`` lists model permissions ("app_label.codename") per role. ``roles_sync`` makes
+the groups match it exactly after every migrate, and audits any difference it fixes. Permissions
+that do not exist yet (an app that has not grown the model) are reported, never invented.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+
+class Role:
+    PRODUCT_MANAGER = "product_manager"
+    ANNOTATOR = "annotator"
+    COMPLIANCE_OFFICER = "compliance_officer"
+    ONCALL_ENGINEER = "oncall_engineer"
+    PROMPT_ENGINEER = "prompt_engineer"
+    ML_ENGINEER = "ml_engineer"
+    ADMIN = "admin"
+
+    ALL = (
+        PRODUCT_MANAGER,
+        ANNOTATOR,
+        COMPLIANCE_OFFICER,
+        ONCALL_ENGINEER,
+        PROMPT_ENGINEER,
+        ML_ENGINEER,
+        ADMIN,
+    )
+
+    LABELS = {
+        PRODUCT_MANAGER: "Product manager",
+        ANNOTATOR: "Annotator",
+        COMPLIANCE_OFFICER: "Compliance officer",
+        ONCALL_ENGINEER: "On-call engineer",
+        PROMPT_ENGINEER: "Prompt engineer",
+        ML_ENGINEER: "ML engineer",
+        ADMIN: "Administrator",
+    }
+
+
+_CATALOG_READ = ["chat.view_product", "chat.view_article"]
+
+# What each role's job needs, and no more. The admin role gets every permission (see roles_sync).
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.PRODUCT_MANAGER: [*_CATALOG_READ],
+    Role.ANNOTATOR: [*_CATALOG_READ],
+    Role.COMPLIANCE_OFFICER: ["audit.view_auditentry", "audit.export_auditentry", *_CATALOG_READ],
+    Role.ONCALL_ENGINEER: [
+        "audit.view_auditentry",
+        "mangaconsole.view_workerheartbeat",
+        "django_celery_beat.view_periodictask",
+        "django_celery_beat.view_intervalschedule",
+        "django_celery_beat.view_crontabschedule",
+    ],
+    Role.PROMPT_ENGINEER: ["audit.view_auditentry", *_CATALOG_READ],
+    Role.ML_ENGINEER: [
+        "audit.view_auditentry",
+        "chat.view_product",
+        "chat.change_product",
+        "chat.view_article",
+        "chat.change_article",
+        "django_celery_beat.view_periodictask",
+    ],
+    Role.ADMIN: [],
+}
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A link on a role's landing page to something that exists in the console."""
+
+    label: str
+    url_name: str
+    description: str
+    permission: str
+
+
+# Landing-page links per role. Only flows that exist are listed; later issues add theirs here.
+ROLE_FLOWS: dict[str, list[Flow]] = {
+    Role.COMPLIANCE_OFFICER: [
+        Flow(
+            "Export an audit report",
+            "audit:export",
+            "CSV, JSON or a printable report with chain verification.",
+            "audit.export_auditentry",
+        ),
+        Flow(
+            "Browse the audit log",
+            "admin:audit_auditentry_changelist",
+            "Every state change, append-only.",
+            "audit.view_auditentry",
+        ),
+    ],
+    Role.ONCALL_ENGINEER: [
+        Flow("Health", "healthz", "Database, cache, broker and worker heartbeat.", ""),
+        Flow(
+            "Worker heartbeats",
+            "admin:mangaconsole_workerheartbeat_changelist",
+            "When each worker last ran the heartbeat.",
+            "mangaconsole.view_workerheartbeat",
+        ),
+        Flow(
+            "Schedules",
+            "admin:django_celery_beat_periodictask_changelist",
+            "Beat-scheduled tasks.",
+            "django_celery_beat.view_periodictask",
+        ),
+        Flow("Audit log", "admin:audit_auditentry_changelist", "Who changed what, and why.", "audit.view_auditentry"),
+    ],
+    Role.PRODUCT_MANAGER: [
+        Flow("Catalog", "admin:chat_product_changelist", "The manga catalog the bot sells from.", "chat.view_product"),
+    ],
+    Role.ANNOTATOR: [
+        Flow(
+            "Catalog", "admin:chat_product_changelist", "Catalog facts to check answers against.", "chat.view_product"
+        ),
+        Flow(
+            "FAQ and policies",
+            "admin:chat_article_changelist",
+            "The policy text answers must agree with.",
+            "chat.view_article",
+        ),
+    ],
+    Role.PROMPT_ENGINEER: [
+        Flow(
+            "FAQ and policies",
+            "admin:chat_article_changelist",
+            "The knowledge prompts are grounded in.",
+            "chat.view_article",
+        ),
+        Flow("Audit log", "admin:audit_auditentry_changelist", "Change history.", "audit.view_auditentry"),
+    ],
+    Role.ML_ENGINEER: [
+        Flow("Catalog", "admin:chat_product_changelist", "Catalog records.", "chat.view_product"),
+        Flow(
+            "Schedules",
+            "admin:django_celery_beat_periodictask_changelist",
+            "Beat-scheduled tasks.",
+            "django_celery_beat.view_periodictask",
+        ),
+    ],
+    Role.ADMIN: [
+        Flow("Administration", "admin:index", "Users, roles and every model.", ""),
+        Flow("Export an audit report", "audit:export", "Compliance exports.", "audit.export_auditentry"),
+    ],
+}
+
+log = logging.getLogger(__name__)
+
+
+def user_has_role(user, role: str) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return user.groups.filter(name=role).exists()
+
+
+def user_roles(user) -> list[str]:
+    if not user.is_authenticated:
+        return []
+    if user.is_superuser:
+        return list(Role.ALL)
+    names = set(user.groups.values_list("name", flat=True))
+    return [role for role in Role.ALL if role in names]
+
+
+def _permissions_for(codes: list[str]) -> tuple[set[int], list[str]]:
+    ids: set[int] = set()
+    missing: list[str] = []
+    for code in codes:
+        app_label, codename = code.split(".", 1)
+        perm_id = (
+            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            .values_list("id", flat=True)
+            .first()
+        )
+        if perm_id is None:
+            missing.append(code)
+        else:
+            ids.add(perm_id)
+    return ids, missing
+
+
+@transaction.atomic
+def roles_sync() -> dict[str, dict[str, list[str]]]:
+    """Create the role groups and set their permissions to exactly ROLE_PERMISSIONS.
+
+    Returns {role: {"added": [...], "removed": [...]}} for the roles that changed; each change is
+    audited in this transaction.
+    """
+    from audit.models import AuditAction
+    from audit.services import audit_record
+
+    changes: dict[str, dict[str, list[str]]] = {}
+    all_ids = set(Permission.objects.values_list("id", flat=True))
+    for role in Role.ALL:
+        group, _ = Group.objects.get_or_create(name=role)
+        if role == Role.ADMIN:
+            wanted = all_ids
+        else:
+            wanted, missing = _permissions_for(ROLE_PERMISSIONS[role])
+            if missing:
+                log.warning("role %s: permissions not defined yet: %s", role, ", ".join(missing))
+        current = set(group.permissions.values_list("id", flat=True))
+        if wanted == current:
+            continue
+        added, removed = wanted - current, current - wanted
+        group.permissions.set(wanted)
+
+        def names(ids: set[int]) -> list[str]:
+            return sorted(
+                f"{app}.{code}"
+                for app, code in Permission.objects.filter(id__in=ids).values_list(
+                    "content_type__app_label", "codename"
+                )
+            )
+
+        changes[role] = {"added": names(added), "removed": names(removed)}
+        audit_record(
+            actor="system:roles_sync",
+            action=AuditAction.ROLE_PERMISSIONS_SYNC,
+            target_type="auth.group",
+            target_id=role,
+            before={"permissions": names(current)},
+            after={"permissions": names(wanted)},
+            reason="Role permissions brought in line with mangaconsole.roles.ROLE_PERMISSIONS",
+        )
+    return changes
+
+
+def roles_sync_after_migrate(sender, **kwargs) -> None:
+    # post_migrate is sent once per app, and each app's permissions are created on its own turn:
+    # run once, on the last app's turn, when every permission exists.
+    from django.apps import apps
+
+    if sender.name != list(apps.get_app_configs())[-1].name:
+        return
+    using = kwargs.get("using", "default")
+    if using != "default":
+        return
+    roles_sync()

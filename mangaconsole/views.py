@@ -1,0 +1,66 @@
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from mangaconsole.access import console_view, public_view
+from mangaconsole.roles import ROLE_FLOWS, Role, user_roles
+from mangaconsole.selectors import health_report
+
+
+def home(request):
+    """Send a user with one role straight to it; list the roles of a user with several."""
+    if not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    roles = user_roles(request.user)
+    if len(roles) == 1:
+        return redirect(f"landing_{roles[0]}")
+    return render(request, "mangaconsole/home.html", {"roles": [(r, Role.LABELS[r]) for r in roles]})
+
+
+# Open to any logged-in user: it only lists the landing pages of the roles the user holds.
+home.required_permission = None
+home.required_role = None
+home.any_logged_in_user = True
+
+
+def _flows_for(user, role: str) -> list[dict]:
+    flows = []
+    for flow in ROLE_FLOWS.get(role, []):
+        if flow.permission and not user.has_perm(flow.permission):
+            continue
+        try:
+            url = reverse(flow.url_name)
+        except NoReverseMatch:
+            continue
+        flows.append({"label": flow.label, "url": url, "description": flow.description})
+    return flows
+
+
+def landing_view_for(role: str):
+    @console_view(role=role)
+    def landing(request):
+        return render(
+            request,
+            "mangaconsole/landing.html",
+            {
+                "role": role,
+                "role_label": Role.LABELS[role],
+                "flows": _flows_for(request.user, role),
+                "other_roles": [(r, Role.LABELS[r]) for r in user_roles(request.user) if r != role],
+            },
+        )
+
+    landing.__name__ = f"landing_{role}"
+    return landing
+
+
+@public_view
+@never_cache
+@require_GET
+def healthz(request):
+    report = health_report()
+    return JsonResponse(report, status=200 if report["ok"] else 503)
