@@ -125,7 +125,10 @@ def catalog_load(*, path: Path, actor: str = "system:seed_demo") -> LoadReport:
 
 
 def _parse_markdown(path: Path) -> tuple[str, str]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     if not text.startswith("---\n"):
         raise DataFileError(f"{path}: no front matter (a '---' block with 'title:')")
     try:
@@ -150,8 +153,11 @@ def articles_load(*, root: Path, actor: str = "system:seed_demo") -> LoadReport:
             for path in sorted((root / kind).glob("*.md")):
                 try:
                     title, body = _parse_markdown(path)
-                except (DataFileError, UnicodeDecodeError, OSError) as exc:
+                except DataFileError as exc:
                     report.problems.append(str(exc))
+                    continue
+                except OSError as exc:
+                    report.problems.append(f"{path}: {exc}")
                     continue
                 checksum = hashlib.sha256(path.read_bytes()).hexdigest()
                 values = {

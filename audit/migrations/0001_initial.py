@@ -4,44 +4,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainHead',
+            name="AuditChainHead",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
-                ('sequence', models.BigIntegerField(default=0)),
-                ('prev_hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
-                ('hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                ("id", models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
+                ("sequence", models.BigIntegerField(default=0)),
+                (
+                    "prev_hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000", max_length=64
+                    ),
+                ),
+                (
+                    "hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000", max_length=64
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('sequence', models.BigIntegerField(help_text='Gapless, starting at 1.', primary_key=True, serialize=False)),
-                ('timestamp', models.DateTimeField(db_index=True)),
-                ('actor', models.CharField(help_text='Username, or system:<component>.', max_length=200)),
-                ('actor_user_id', models.IntegerField(blank=True, help_text='Kept even if the user is deleted.', null=True)),
-                ('action', models.CharField(choices=[('roles.sync', 'Role permissions synced'), ('demo.users', 'Demo users created'), ('catalog.load', 'Catalog loaded'), ('knowledge.load', 'Knowledge documents loaded'), ('admin.add', 'Added in admin'), ('admin.change', 'Changed in admin'), ('admin.delete', 'Deleted in admin'), ('audit.export', 'Audit report exported')], db_index=True, max_length=64)),
-                ('target_type', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('target_id', models.CharField(blank=True, max_length=200)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('reason', models.TextField(blank=True)),
-                ('ticket', models.CharField(blank=True, help_text='Ticket or pull-request link.', max_length=500)),
-                ('evidence', models.JSONField(blank=True, help_text='E.g. the evaluation run that gated it.', null=True)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64, unique=True)),
+                (
+                    "sequence",
+                    models.BigIntegerField(help_text="Gapless, starting at 1.", primary_key=True, serialize=False),
+                ),
+                ("timestamp", models.DateTimeField(db_index=True)),
+                ("actor", models.CharField(help_text="Username, or system:<component>.", max_length=200)),
+                (
+                    "actor_user_id",
+                    models.IntegerField(blank=True, help_text="Kept even if the user is deleted.", null=True),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("roles.sync", "Role permissions synced"),
+                            ("demo.users", "Demo users created"),
+                            ("catalog.load", "Catalog loaded"),
+                            ("knowledge.load", "Knowledge documents loaded"),
+                            ("admin.add", "Added in admin"),
+                            ("admin.change", "Changed in admin"),
+                            ("admin.delete", "Deleted in admin"),
+                            ("audit.export", "Audit report exported"),
+                        ],
+                        db_index=True,
+                        max_length=64,
+                    ),
+                ),
+                ("target_type", models.CharField(blank=True, db_index=True, max_length=100)),
+                ("target_id", models.CharField(blank=True, max_length=200)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                ("reason", models.TextField(blank=True)),
+                ("ticket", models.CharField(blank=True, help_text="Ticket or pull-request link.", max_length=500)),
+                (
+                    "evidence",
+                    models.JSONField(blank=True, help_text="E.g. the evaluation run that gated it.", null=True),
+                ),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64, unique=True)),
             ],
             options={
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-sequence'],
-                'permissions': [('export_auditentry', 'Can export audit reports')],
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-sequence"],
+                "permissions": [("export_auditentry", "Can export audit reports")],
             },
         ),
     ]

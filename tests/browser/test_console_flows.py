@@ -1,0 +1,77 @@
+"""The console in a real browser: login per role, anonymous redirect, a compliance export."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from audit.models import AuditAction, AuditEntry
+from audit.services import audit_record
+from mangaconsole.roles import Role
+from tests.browser.conftest import log_in
+from tests.conftest import PASSWORD
+
+
+def test_an_anonymous_visitor_is_sent_to_login(page):
+    page.goto("/home/compliance_officer/")
+    assert "/accounts/login/" in page.url
+    assert page.locator("h1").inner_text() == "Sign in"
+
+
+@pytest.mark.parametrize("role", Role.ALL)
+def test_each_role_logs_in_and_sees_its_landing_page(page, personas, role):
+    log_in(page, personas[role].username, PASSWORD)
+    page.wait_for_url(f"**/home/{role}/")
+    assert page.get_by_test_id("landing-title").inner_text() == Role.LABELS[role]
+    assert page.get_by_test_id("username").inner_text() == personas[role].username
+
+
+def test_a_wrong_password_is_refused_with_a_message(page, personas):
+    log_in(page, personas[Role.ANNOTATOR].username, "wrong")
+    assert "didn't match" in page.content()
+    assert "/accounts/login/" in page.url
+
+
+def test_a_compliance_officer_downloads_an_audit_export_that_parses(page, personas, tmp_path):
+    for i in range(12):
+        audit_record(
+            actor="system:test",
+            action=AuditAction.ADMIN_CHANGE,
+            target_type="chat.product",
+            target_id=i,
+            after={"stock": i},
+            reason="restock",
+        )
+    log_in(page, personas[Role.COMPLIANCE_OFFICER].username, PASSWORD)
+    page.wait_for_url("**/home/compliance_officer/")
+    page.get_by_text("Export an audit report").click()
+    page.wait_for_url("**/audit/export/")
+    page.fill("#id_target_type", "chat.product")
+    page.locator("#id_target_type").dispatch_event("change")
+    page.wait_for_function("document.querySelector('[data-testid=match-count]')?.textContent === '12'")
+    assert page.get_by_test_id("chain-status").inner_text() == "intact"
+
+    with page.expect_download() as info:
+        page.get_by_test_id("download-csv").click()
+    csv_path = Path(tmp_path, "audit.csv")
+    info.value.save_as(csv_path)
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) == 12
+    assert {r["target_type"] for r in rows} == {"chat.product"}
+
+    with page.expect_download() as info:
+        page.get_by_test_id("download-json").click()
+    json_path = Path(tmp_path, "audit.json")
+    info.value.save_as(json_path)
+    doc = json.loads(json_path.read_text())
+    assert doc["count"] == 12
+    assert doc["verification"]["intact"] is True
+
+    assert (
+        AuditEntry.objects.filter(
+            action=AuditAction.AUDIT_EXPORT, actor=personas[Role.COMPLIANCE_OFFICER].username
+        ).count()
+        == 2
+    )
+    page.screenshot(path=str(Path(tmp_path, "export.png")))
