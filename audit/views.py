@@ -34,8 +34,8 @@ def export_preview(request):
     if not form.is_valid():
         return render(request, "audit/snippets/preview.html", {"form": form}, status=400 if request.htmx else 200)
     filters = form.filters()
-    qs = audit_entries_filtered(**filters)
     verification = audit_chain_verify(start=filters["start"], end=filters["end"])
+    qs = audit_entries_filtered(**filters).filter(sequence__lte=verification.last_sequence or 0)
     return render(
         request,
         "audit/snippets/preview.html",
@@ -52,8 +52,10 @@ def export_download(request, fmt: str):
     if not form.is_valid():
         return render(request, "audit/export.html", {"form": form}, status=400)
     filters = form.filters()
-    qs = audit_entries_filtered(**filters)
     verification = audit_chain_verify(start=filters["start"], end=filters["end"]).as_dict()
+    # The export holds exactly the entries that were verified: anything appended meanwhile
+    # (this export's own record included) is left for the next export.
+    qs = audit_entries_filtered(**filters).filter(sequence__lte=verification["last_sequence"] or 0)
     # The export itself is recorded (who took which slice of the log) before any byte leaves.
     audit_export_record(user=request.user, fmt=fmt, filters=filters, verification=verification)
 

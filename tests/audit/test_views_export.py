@@ -142,3 +142,13 @@ def test_an_unknown_format_is_refused(compliance_client):
     response = compliance_client.get("/audit/export/download.xlsx", _range())
     assert response.status_code == 400
     assert "csv, json, html" in response.content.decode()
+
+
+def test_an_export_holds_exactly_the_entries_it_verified(compliance_client, log):
+    first = json.loads(_body(compliance_client.get("/audit/export/download.json", _range())))
+    assert first["count"] == first["verification"]["checked"]
+    assert first["entries"][-1]["sequence"] == first["verification"]["last_sequence"]
+    second = json.loads(_body(compliance_client.get("/audit/export/download.json", _range())))
+    # the first export's own record is in the second export, and only there
+    assert second["count"] == first["count"] + 1
+    assert second["entries"][-1]["action"] == "audit.export"
