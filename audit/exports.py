@@ -38,7 +38,7 @@ def _json_cell(value) -> str:
     return "" if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def csv_stream(qs, *, verification: dict) -> Iterator[str]:
+def csv_stream(qs) -> Iterator[str]:
     """Header, one row per entry, JSON columns as compact JSON text.
 
     The chain verification for the range travels in the response headers and the JSON export;

@@ -1,14 +1,16 @@
 from django.conf import settings
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from audit import charts
+from audit.exports import csv_stream, json_stream
 from audit.forms import ExportForm
 from audit.selectors import audit_actions_summary, audit_chain_verify, audit_entries_filtered, audit_rows
 from audit.services import audit_export_record
 from mangaconsole.access import console_view
+from mangaconsole.lib.streaming import streaming_response
 
 EXPORT_PERMISSION = "audit.export_auditentry"
 FORMATS = ("csv", "json", "html")
@@ -32,7 +34,8 @@ def export_preview(request):
     """HTMX partial: how many entries match, and whether the chain over the range is intact."""
     form = ExportForm(request.GET)
     if not form.is_valid():
-        return render(request, "audit/snippets/preview.html", {"form": form}, status=400 if request.htmx else 200)
+        # 200 even when invalid: htmx swaps only successful responses, and the errors must show.
+        return render(request, "audit/snippets/preview.html", {"form": form})
     filters = form.filters()
     verification = audit_chain_verify(start=filters["start"], end=filters["end"])
     qs = audit_entries_filtered(**filters).filter(sequence__lte=verification.last_sequence or 0)
@@ -88,16 +91,10 @@ def export_download(request, fmt: str):
             },
         )
     if fmt == "csv":
-        from audit.exports import csv_stream
-
-        response = StreamingHttpResponse(
-            csv_stream(qs, verification=verification), content_type="text/csv; charset=utf-8"
-        )
+        response = streaming_response(request, csv_stream(qs), content_type="text/csv; charset=utf-8")
     else:
-        from audit.exports import json_stream
-
-        response = StreamingHttpResponse(
-            json_stream(qs, meta=meta, verification=verification), content_type="application/json"
+        response = streaming_response(
+            request, json_stream(qs, meta=meta, verification=verification), content_type="application/json"
         )
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{fmt}"'
     response["X-Audit-Chain-Intact"] = "true" if verification["intact"] else "false"

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
+from audit.models import AuditAction
+from audit.services import audit_record
+
 
 class Role:
     PRODUCT_MANAGER = "product_manager"
@@ -171,6 +174,11 @@ def user_roles(user) -> list[str]:
     return [role for role in Role.ALL if role in names]
 
 
+def _names(ids: set[int]) -> list[str]:
+    rows = Permission.objects.filter(id__in=ids).values_list("content_type__app_label", "codename")
+    return sorted(f"{app}.{code}" for app, code in rows)
+
+
 def _permissions_for(codes: list[str]) -> tuple[set[int], list[str]]:
     ids: set[int] = set()
     missing: list[str] = []
@@ -195,9 +203,6 @@ def roles_sync() -> dict[str, dict[str, list[str]]]:
     Returns {role: {"added": [...], "removed": [...]}} for the roles that changed; each change is
     audited in this transaction.
     """
-    from audit.models import AuditAction
-    from audit.services import audit_record
-
     changes: dict[str, dict[str, list[str]]] = {}
     all_ids = set(Permission.objects.values_list("id", flat=True))
     for role in Role.ALL:
@@ -213,23 +218,14 @@ def roles_sync() -> dict[str, dict[str, list[str]]]:
             continue
         added, removed = wanted - current, current - wanted
         group.permissions.set(wanted)
-
-        def names(ids: set[int]) -> list[str]:
-            return sorted(
-                f"{app}.{code}"
-                for app, code in Permission.objects.filter(id__in=ids).values_list(
-                    "content_type__app_label", "codename"
-                )
-            )
-
-        changes[role] = {"added": names(added), "removed": names(removed)}
+        changes[role] = {"added": _names(added), "removed": _names(removed)}
         audit_record(
             actor="system:roles_sync",
             action=AuditAction.ROLE_PERMISSIONS_SYNC,
             target_type="auth.group",
             target_id=role,
-            before={"permissions": names(current)},
-            after={"permissions": names(wanted)},
+            before={"permissions": _names(current)},
+            after={"permissions": _names(wanted)},
             reason="Role permissions brought in line with mangaconsole.roles.ROLE_PERMISSIONS",
         )
     return changes

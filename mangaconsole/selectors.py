@@ -46,6 +46,17 @@ def _broker() -> dict:
         return {"transport": conn.transport.driver_type}
 
 
+def _redis() -> dict:
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+        return {"version": client.info("server").get("redis_version")}
+    finally:
+        client.close()
+
+
 def _heartbeat() -> dict:
     last = WorkerHeartbeat.objects.order_by("-beat_at").first()
     if last is None:
@@ -59,10 +70,9 @@ def _heartbeat() -> dict:
 
 
 def health_report() -> dict:
-    checks = {
-        "database": _timed(_database),
-        "cache": _timed(_cache),
-        "broker": _timed(_broker),
-        "worker_heartbeat": _timed(_heartbeat),
-    }
+    checks = {"database": _timed(_database), "cache": _timed(_cache)}
+    if settings.REDIS_URL:
+        checks["redis"] = _timed(_redis)
+    checks["broker"] = _timed(_broker)
+    checks["worker_heartbeat"] = _timed(_heartbeat)
     return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}

@@ -152,3 +152,27 @@ def test_an_export_holds_exactly_the_entries_it_verified(compliance_client, log)
     # the first export's own record is in the second export, and only there
     assert second["count"] == first["count"] + 1
     assert second["entries"][-1]["action"] == "audit.export"
+
+
+def test_under_asgi_the_export_streams_instead_of_being_collected(personas, log):
+    import warnings
+
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    from mangaconsole.roles import Role
+
+    client = AsyncClient()
+
+    async def fetch():
+        await client.aforce_login(personas[Role.COMPLIANCE_OFFICER])
+        response = await client.get("/audit/export/download.csv", _range())
+        return response, [part async for part in response.streaming_content]
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response, parts = async_to_sync(fetch)()
+    assert response.is_async, "ASGI must get an async iterator, or Django collects the whole export first"
+    assert not [w for w in caught if "consume synchronous iterators" in str(w.message)]
+    rows = list(csv.DictReader(io.StringIO("".join(p.decode() if isinstance(p, bytes) else p for p in parts))))
+    assert len(rows) >= 35

@@ -64,3 +64,15 @@ def test_the_heartbeat_is_scheduled_in_beat(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["worker-heartbeat"]
     assert entry["task"] == "mangaconsole.tasks.worker_heartbeat"
     assert entry["options"]["expires"] < entry["schedule"].total_seconds()
+
+
+def test_redis_is_checked_when_configured(db, client, settings):
+    import os
+
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    settings.REDIS_URL = url
+    assert client.get("/healthz").json()["checks"]["redis"]["ok"] is True
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"]["ok"] is False

@@ -70,7 +70,7 @@ class Command(BaseCommand):
         out = self.stdout.write
         creation = connection.creation
         old_name = connection.settings_dict["NAME"]
-        test_name = creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+        test_name = creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False, serialize=False)
         try:
             with connection.cursor() as cur:
                 cur.execute("SELECT version()" if connection.vendor == "postgresql" else "SELECT sqlite_version()")

@@ -1,0 +1,53 @@
+"""Changes made through the Django admin land in the audit log, in the same transaction."""
+
+from audit.models import AuditAction, AuditEntry
+from chat.models import Product
+from mangaconsole.roles import Role
+
+
+def _product() -> Product:
+    return Product.objects.create(asin="B0TESTBERS", title="Berserk Deluxe Edition, Vol. 1", series="Berserk",
+                                  volume=1, author="Kentaro Miura", format="deluxe", price="49.99", stock=5,
+                                  release_date="2019-02-05")  # fmt: skip
+
+
+def test_an_admin_edit_is_audited_with_who_and_what(client, personas):
+    product = _product()
+    client.force_login(personas[Role.ML_ENGINEER])
+    response = client.post(
+        f"/admin/chat/product/{product.pk}/change/",
+        {"asin": product.asin, "title": product.title, "series": "Berserk", "volume": 1, "author": product.author,
+         "format": "deluxe", "price": "39.99", "list_price": "49.99", "stock": 5, "release_date": "2019-02-05",
+         "genres": "[]", "description": ""},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content[:2000]
+    entry = AuditEntry.objects.order_by("-sequence").first()
+    assert entry.action == AuditAction.ADMIN_CHANGE
+    assert (entry.actor, entry.target_type, entry.target_id) == (
+        personas[Role.ML_ENGINEER].username,
+        "chat.product",
+        str(product.pk),
+    )
+    assert entry.after["price"] == "39.99"
+    assert "Changed" in str(entry.evidence["admin_message"])
+
+
+def test_a_role_without_change_permission_cannot_edit_and_nothing_is_audited(client, personas):
+    product = _product()
+    before = AuditEntry.objects.count()
+    client.force_login(personas[Role.PRODUCT_MANAGER])  # may view the catalog, not change it
+    response = client.post(f"/admin/chat/product/{product.pk}/change/", {"price": "0.01"})
+    assert response.status_code == 403
+    assert AuditEntry.objects.count() == before
+    product.refresh_from_db()
+    assert str(product.price) == "49.99"
+
+
+def test_an_admin_delete_records_the_deleted_row(client, personas):
+    product = _product()
+    client.force_login(personas[Role.ADMIN])
+    response = client.post(f"/admin/chat/product/{product.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    entry = AuditEntry.objects.order_by("-sequence").first()
+    assert entry.action == AuditAction.ADMIN_DELETE
+    assert entry.before["asin"] == "B0TESTBERS"
