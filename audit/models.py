@@ -12,6 +12,11 @@ class AuditAction(models.TextChoices):
     ADMIN_CHANGE = "admin.change", "Changed in admin"
     ADMIN_DELETE = "admin.delete", "Deleted in admin"
     AUDIT_EXPORT = "audit.export", "Audit report exported"
+    VERSION_REGISTER = "registry.version_register", "Component version registered"
+    RELEASE_CREATE = "registry.release_create", "Release created"
+    ALIAS_MOVE = "registry.alias_move", "Alias moved"
+    KB_INGEST = "chat.kb_ingest", "Knowledge base ingested"
+    PRICE_CHANGE = "finops.price_change", "Model price changed"
 
 
 class AuditEntry(models.Model):

@@ -11,7 +11,24 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-websocket_urlpatterns: list = []
+from chat.routing import websocket_urlpatterns  # noqa: E402
+
+
+def _warm_up() -> None:
+    import logging
+
+    from chat.pipeline import warm_up
+
+    try:
+        warm_up()
+    except Exception:  # a cold first turn is slower, not broken
+        logging.getLogger(__name__).exception("chat warm-up failed")
+
+
+if os.environ.get("CHAT_WARM_UP", "1") == "1":
+    import threading
+
+    threading.Thread(target=_warm_up, name="chat-warm-up", daemon=True).start()
 
 application = ProtocolTypeRouter(
     {

@@ -48,20 +48,42 @@ class Role:
 
 
 _CATALOG_READ = ["chat.view_product", "chat.view_article"]
+_TRACES_READ = ["chat.view_trace", "chat.view_span", "chat.view_feedback"]
+_REGISTRY_READ = [
+    "registry.view_component",
+    "registry.view_componentversion",
+    "registry.view_release",
+    "registry.view_releasecomponent",
+    "registry.view_alias",
+    "registry.view_aliasevent",
+]
 
 # What each role's job needs, and no more. The admin role gets every permission (see roles_sync).
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.PRODUCT_MANAGER: [*_CATALOG_READ],
+    Role.PRODUCT_MANAGER: [*_CATALOG_READ, *_TRACES_READ],
     Role.ANNOTATOR: [*_CATALOG_READ],
-    Role.COMPLIANCE_OFFICER: ["audit.view_auditentry", "audit.export_auditentry", *_CATALOG_READ],
+    Role.COMPLIANCE_OFFICER: [
+        "audit.view_auditentry",
+        "audit.export_auditentry",
+        *_CATALOG_READ,
+        *_TRACES_READ,
+        *_REGISTRY_READ,
+    ],
     Role.ONCALL_ENGINEER: [
         "audit.view_auditentry",
         "mangaconsole.view_workerheartbeat",
         "django_celery_beat.view_periodictask",
         "django_celery_beat.view_intervalschedule",
         "django_celery_beat.view_crontabschedule",
+        *_TRACES_READ,
+        *_REGISTRY_READ,
     ],
-    Role.PROMPT_ENGINEER: ["audit.view_auditentry", *_CATALOG_READ],
+    Role.PROMPT_ENGINEER: [
+        "audit.view_auditentry",
+        *_CATALOG_READ,
+        *_TRACES_READ,
+        *_REGISTRY_READ,
+    ],
     Role.ML_ENGINEER: [
         "audit.view_auditentry",
         "chat.view_product",
@@ -69,6 +91,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "chat.view_article",
         "chat.change_article",
         "django_celery_beat.view_periodictask",
+        "chat.view_ingestrun",
+        "chat.view_knowledgedocument",
+        "finops.view_modelprice",
+        "finops.change_modelprice",
+        *_TRACES_READ,
+        *_REGISTRY_READ,
     ],
     Role.ADMIN: [],
 }
@@ -87,6 +115,7 @@ class Flow:
 # Landing-page links per role. Only flows that exist are listed; later issues add theirs here.
 ROLE_FLOWS: dict[str, list[Flow]] = {
     Role.COMPLIANCE_OFFICER: [
+        Flow("Traces", "chat:traces", "Any past answer with the versions that produced it.", "chat.view_trace"),
         Flow(
             "Export an audit report",
             "audit:export",
@@ -101,6 +130,18 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
         ),
     ],
     Role.ONCALL_ENGINEER: [
+        Flow(
+            "Traces",
+            "chat:traces",
+            "Find a turn by trace, session, user, intent or time; see every span.",
+            "chat.view_trace",
+        ),
+        Flow(
+            "Releases",
+            "admin:registry_release_changelist",
+            "What serves, and the alias history.",
+            "registry.view_release",
+        ),
         Flow("Health", "healthz", "Database, cache, broker and worker heartbeat.", ""),
         Flow(
             "Worker heartbeats",
@@ -117,6 +158,8 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
         Flow("Audit log", "admin:audit_auditentry_changelist", "Who changed what, and why.", "audit.view_auditentry"),
     ],
     Role.PRODUCT_MANAGER: [
+        Flow("Try the bot", "chat:chat", "The shopper's chat, streamed over a WebSocket.", ""),
+        Flow("Traces and feedback", "chat:traces", "What shoppers asked, what the bot answered.", "chat.view_trace"),
         Flow("Catalog", "admin:chat_product_changelist", "The manga catalog the bot sells from.", "chat.view_product"),
     ],
     Role.ANNOTATOR: [
@@ -131,6 +174,7 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
         ),
     ],
     Role.PROMPT_ENGINEER: [
+        Flow("Traces", "chat:traces", "See what prompts produced, turn by turn.", "chat.view_trace"),
         Flow(
             "FAQ and policies",
             "admin:chat_article_changelist",
@@ -140,6 +184,26 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
         Flow("Audit log", "admin:audit_auditentry_changelist", "Change history.", "audit.view_auditentry"),
     ],
     Role.ML_ENGINEER: [
+        Flow(
+            "Model registry",
+            "admin:registry_componentversion_changelist",
+            "Registered versions and their metrics.",
+            "registry.view_componentversion",
+        ),
+        Flow("Releases", "admin:registry_release_changelist", "Releases and what serves.", "registry.view_release"),
+        Flow("Traces", "chat:traces", "Spans, latency, tokens and cost per turn.", "chat.view_trace"),
+        Flow(
+            "Ingest runs",
+            "admin:chat_ingestrun_changelist",
+            "Knowledge-base refreshes and their errors.",
+            "chat.view_ingestrun",
+        ),
+        Flow(
+            "Model prices",
+            "admin:finops_modelprice_changelist",
+            "Price per 1,000 tokens; edits are audited.",
+            "finops.view_modelprice",
+        ),
         Flow("Catalog", "admin:chat_product_changelist", "Catalog records.", "chat.view_product"),
         Flow(
             "Schedules",

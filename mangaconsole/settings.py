@@ -22,6 +22,15 @@ VAR_DIR = Path(env("MANGACONSOLE_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 # The demo catalog, FAQ and policy documents (JSON and Markdown), loaded by seed_demo.
 DATA_DIR = BASE_DIR / "chat" / "data"
+# Knowledge base: where ingest reads, and how it chunks (US-5.1).
+KB_SOURCE_DIR = Path(env("KB_SOURCE_DIR", str(DATA_DIR)))
+KB_CHUNK_WORDS = env("KB_CHUNK_WORDS", 120, cast=int)
+KB_CHUNK_OVERLAP_WORDS = env("KB_CHUNK_OVERLAP_WORDS", 30, cast=int)
+# Chat: per-session token budget (US-6.1) and the longest message accepted.
+CHAT_SESSION_TOKEN_BUDGET = env("CHAT_SESSION_TOKEN_BUDGET", 5000, cast=int)
+CHAT_MAX_MESSAGE_CHARS = env("CHAT_MAX_MESSAGE_CHARS", 2000, cast=int)
+# Trained model artifacts (the registry records their path and checksum).
+ARTIFACT_DIR = Path(env("MANGACONSOLE_ARTIFACT_DIR", str(VAR_DIR / "artifacts")))
 
 DEBUG = env("DJANGO_DEBUG", False, cast=bool)
 # A laptop default; any shared deployment sets DJANGO_SECRET_KEY (``manage.py check --deploy`` says so).
@@ -128,13 +137,15 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     # kombu's filesystem transport: a broker that is a folder, for one machine with no server.
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # the exchange table for broadcasts; kombu's default is ./control in the working directory
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
     (VAR_DIR / "results").mkdir(parents=True, exist_ok=True)
@@ -156,6 +167,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mangaconsole.tasks.worker_heartbeat",
         "schedule": timedelta(seconds=30),
         "options": {"expires": 25},
+    },
+    # Every 4 hours: re-index the catalog (US-5.1); unchanged products are skipped by checksum.
+    "kb-ingest-catalog": {
+        "task": "chat.tasks.kb_ingest_task",
+        "schedule": timedelta(hours=4),
+        "kwargs": {"sources": ["catalog"], "trigger": "beat"},
+        "options": {"expires": 3600},
+    },
+    # Hourly: FAQ and policy documents must be re-indexed within an hour of a change (US-5.1).
+    "kb-ingest-faq-policy": {
+        "task": "chat.tasks.kb_ingest_task",
+        "schedule": timedelta(hours=1),
+        "kwargs": {"sources": ["faq", "policy"], "trigger": "beat"},
+        "options": {"expires": 1800},
     },
 }
 HEALTH_HEARTBEAT_MAX_AGE_S = env("HEALTH_HEARTBEAT_MAX_AGE_S", 120, cast=int)

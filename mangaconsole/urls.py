@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/logout/", public_view(auth_views.LogoutView.as_view()), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("audit/", include("audit.urls")),
+    path("", include("chat.urls")),
     path("api/audit/", include("audit.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -31,7 +31,13 @@ ADMIN_NOT_403 = {
 
 _ROUTE_PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
 # object_id is filled in at run time with a real row of the page's model (see _object_path).
-_SAMPLES = {"fmt": "csv", "object_id": "{object_id}", "content_type_id": "1", "id": "{object_id}"}
+_SAMPLES = {
+    "fmt": "csv",
+    "object_id": "{object_id}",
+    "content_type_id": "1",
+    "id": "{object_id}",
+    "trace_id": "{trace_id}",
+}
 
 
 def _sample_route(route: str) -> str:
@@ -132,10 +138,53 @@ def admin_samples(personas):
         release_date="2026-01-01",
     )
     Article.objects.create(kind="faq", slug="sample", title="t", body="b", source_path="x", checksum="0")
+    _registry_and_chat_samples()
     assert AuditEntry.objects.exists()
 
 
+def _registry_and_chat_samples() -> None:
+    import uuid
+
+    from django.utils import timezone
+
+    from chat.models import ChatSession, Feedback, IngestRun, KnowledgeChunk, KnowledgeDocument, Trace
+    from finops.models import ModelPrice
+    from registry.models import AliasName, ComponentKind
+    from registry.services import alias_move, component_version_register, release_create
+
+    now = timezone.now()
+    version = component_version_register(kind=ComponentKind.GENERATOR, actor="system:test", framework="local")
+    release = release_create(actor="system:test", versions=[version])
+    alias_move(alias=AliasName.STAGING, release=release, actor="system:test")
+    doc = KnowledgeDocument.objects.create(
+        key="faq:x", source="faq", path="x", title="t", checksum="0", embedder_version="embedder:v1", updated_at=now
+    )
+    KnowledgeChunk.objects.create(
+        document=doc,
+        ordinal=0,
+        source="faq",
+        title="t",
+        text="x",
+        embedding=b"",
+        embedder_version="embedder:v1",
+        created_at=now,
+    )
+    IngestRun.objects.create(started_at=now, chunk_size=100, chunk_overlap=10, embedder_version="embedder:v1")
+    session = ChatSession.objects.create(session_id=uuid.uuid4(), created_at=now, last_seen_at=now, token_budget=10)
+    trace = Trace.objects.create(trace_id=uuid.uuid4(), session_id=session.session_id, user_text="hi", started_at=now)
+    Feedback.objects.create(
+        session_id=session.session_id, message_id=uuid.uuid4(), trace_id=trace.trace_id, value="up", created_at=now
+    )
+    ModelPrice.objects.create(model_id="m", input_per_1k=0, output_per_1k=0)
+
+
 def _object_path(name: str, path: str) -> str:
+    if "{trace_id}" in path:
+        from chat.models import Trace
+
+        trace = Trace.objects.first()
+        assert trace is not None, "add a sample Trace to the admin_samples fixture"
+        return path.replace("{trace_id}", str(trace.trace_id))
     if "{object_id}" not in path:
         return path
     if name == "admin:view_on_site":  # content type 1, object 1: a redirect or a 404, never data
@@ -187,7 +236,10 @@ def _allowed(user, req: dict) -> bool:
 
 
 @pytest.mark.parametrize(("name", "path", "callback"), CONSOLE_URLS, ids=[u[0] for u in CONSOLE_URLS])
-def test_each_role_gets_403_exactly_where_it_lacks_the_permission(personas, client, name, path, callback):
+def test_each_role_gets_403_exactly_where_it_lacks_the_permission(
+    admin_samples, personas, client, name, path, callback
+):
+    path = _object_path(name, path)
     req = _requirement(callback)
     if name in PUBLIC or req["public"] or req["any_user"]:
         return

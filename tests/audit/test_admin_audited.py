@@ -6,9 +6,17 @@ from mangaconsole.roles import Role
 
 
 def _product() -> Product:
-    return Product.objects.create(asin="B0TESTBERS", title="Berserk Deluxe Edition, Vol. 1", series="Berserk",
-                                  volume=1, author="Kentaro Miura", format="deluxe", price="49.99", stock=5,
-                                  release_date="2019-02-05")  # fmt: skip
+    return Product.objects.create(
+        asin="B0TESTBERS",
+        title="Berserk Deluxe Edition, Vol. 1",
+        series="Berserk",
+        volume=1,
+        author="Kentaro Miura",
+        format="deluxe",
+        price="49.99",
+        stock=5,
+        release_date="2019-02-05",
+    )
 
 
 def test_an_admin_edit_is_audited_with_who_and_what(client, personas):
@@ -16,10 +24,21 @@ def test_an_admin_edit_is_audited_with_who_and_what(client, personas):
     client.force_login(personas[Role.ML_ENGINEER])
     response = client.post(
         f"/admin/chat/product/{product.pk}/change/",
-        {"asin": product.asin, "title": product.title, "series": "Berserk", "volume": 1, "author": product.author,
-         "format": "deluxe", "price": "39.99", "list_price": "49.99", "stock": 5, "release_date": "2019-02-05",
-         "genres": "[]", "description": ""},
-    )  # fmt: skip
+        {
+            "asin": product.asin,
+            "title": product.title,
+            "series": "Berserk",
+            "volume": 1,
+            "author": product.author,
+            "format": "deluxe",
+            "price": "39.99",
+            "list_price": "49.99",
+            "stock": 5,
+            "release_date": "2019-02-05",
+            "genres": "[]",
+            "description": "",
+        },
+    )
     assert response.status_code == 302, response.content[:2000]
     entry = AuditEntry.objects.order_by("-sequence").first()
     assert entry.action == AuditAction.ADMIN_CHANGE

@@ -1,10 +1,14 @@
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from chat.services import DataFileError, articles_load, catalog_load
+from finops.services import prices_load
 from mangaconsole.env import env
 from mangaconsole.roles import Role, roles_sync
 from mangaconsole.services import demo_users_ensure
+from registry.models import ComponentKind, ComponentVersion
+from registry.services import production_bootstrap, registry_defaults_ensure
 
 
 class Command(BaseCommand):
@@ -24,12 +28,22 @@ class Command(BaseCommand):
         except DataFileError as exc:
             raise CommandError(f"Catalog not loaded: {exc}") from exc
         articles = articles_load(root=settings.DATA_DIR / "knowledge")
+        prices = prices_load(path=settings.BASE_DIR / "finops" / "data" / "model_prices.json", actor="system:seed_demo")
+        registry_defaults_ensure(actor="system:seed_demo")
+        if not ComponentVersion.objects.filter(component__kind=ComponentKind.INTENT_CLASSIFIER).exists():
+            self.stdout.write("Training the intent classifier (first run only)…")
+            call_command("train_intent", stdout=self.stdout)
+        release = production_bootstrap(actor="system:seed_demo")
         out = self.stdout.write
         out(f"Catalog: {catalog.created} created, {catalog.updated} updated, {catalog.unchanged} unchanged.")
         out(
             f"FAQ and policy documents: {articles.created} created, {articles.updated} updated, "
             f"{articles.unchanged} unchanged."
         )
+        out(f"Model prices: {prices} created.")
+        if release is not None:
+            out(f"Production now serves release {release.number} (local grounded responder, not an LLM).")
+        out("Next: `python manage.py kb_ingest` embeds the catalog, FAQ and policies for retrieval.")
         for problem in articles.problems:
             out(self.style.WARNING(f"  skipped: {problem}"))
         out("Demo accounts (one per role):")

@@ -1,0 +1,209 @@
+"""The live bot's WebSocket at /ws/chat/ (Channels).
+
+Client → server frames:
+  {"type": "message", "text": "...", "client_msg_id": "..."}
+  {"type": "feedback", "message_id": "...", "value": "up"|"down", "comment": "..."}
+Server → client frames:
+  {"type": "session", "session_id", "resumed", "token_budget", "tokens_used", "generator"}   (on connect)
+  {"type": "token", "message_id", "text"}   (many), then
+  {"type": "done", "message_id", "trace_id", "intent", "citations", "release", ...}
+  {"type": "feedback_ack", "message_id", "value"}
+  {"type": "error", "code", "detail"}   for anything wrong; the connection stays usable.
+
+Connect with ``?session=<uuid>`` to resume a session (its history and token usage come back).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from chat.generation import GenerationError, Usage
+from chat.pipeline import NotServing, SessionState, finish_turn, prepare_turn, serving_context
+
+log = logging.getLogger(__name__)
+_END = object()
+
+
+def _open_session(resume: str | None, user) -> tuple[SessionState, bool]:
+    from chat.models import ChatMessage, ChatSession
+
+    now = timezone.now()
+    user_id = user.pk if getattr(user, "is_authenticated", False) else None
+    session = None
+    if resume:
+        try:
+            session = ChatSession.objects.filter(session_id=uuid.UUID(resume)).first()
+        except ValueError:
+            session = None
+    resumed = session is not None
+    if session is None:
+        session = ChatSession.objects.create(
+            session_id=uuid.uuid4(),
+            user_id=user_id,
+            created_at=now,
+            last_seen_at=now,
+            token_budget=settings.CHAT_SESSION_TOKEN_BUDGET,
+        )
+    recent = list(ChatMessage.objects.filter(session=session).order_by("-created_at", "-id")[:6])[::-1]
+    history = [{"role": m.role, "content": m.text} for m in recent]
+    return SessionState(session.session_id, user_id, session.token_budget, session.tokens_used, history), resumed
+
+
+def _save_feedback(state: SessionState, message_id: uuid.UUID, value: str, comment: str, known: dict) -> bool:
+    from chat.models import Feedback, Trace
+
+    info = known.get(message_id)
+    if info is None:
+        trace = Trace.objects.filter(message_id=message_id, session_id=state.session_id).first()
+        if trace is None:
+            return False
+        info = {"trace_id": trace.trace_id, "intent": trace.intent, "release": trace.release}
+    Feedback.objects.update_or_create(
+        message_id=message_id,
+        defaults={
+            "session_id": state.session_id,
+            "trace_id": info["trace_id"],
+            "intent": info["intent"],
+            "release": info["release"],
+            "value": value,
+            "comment": comment[:2000],
+            "created_at": timezone.now(),
+        },
+    )
+    return True
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        resume = (query.get("session") or [None])[0]
+        self.state, resumed = await sync_to_async(_open_session)(resume, self.scope.get("user"))
+        self.turns: dict[uuid.UUID, dict] = {}
+        self.busy = False
+        await self.accept()
+        try:
+            generator = (await sync_to_async(serving_context)()).generator_config.get("provider", "local")
+        except NotServing:
+            generator = None
+        await self._send(
+            {
+                "type": "session",
+                "session_id": str(self.state.session_id),
+                "resumed": resumed,
+                "token_budget": self.state.budget,
+                "tokens_used": self.state.tokens_used,
+                "generator": generator,
+            }
+        )
+
+    async def _send(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame))
+
+    async def _error(self, code: str, detail: str) -> None:
+        await self._send({"type": "error", "code": code, "detail": detail})
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            return await self._error("binary_not_supported", "Send JSON text frames.")
+        try:
+            frame = json.loads(text_data)
+        except (json.JSONDecodeError, ValueError):
+            return await self._error("malformed_json", "The frame is not valid JSON.")
+        if not isinstance(frame, dict):
+            return await self._error("invalid_frame", "A frame is a JSON object with a 'type'.")
+        kind = frame.get("type")
+        try:
+            if kind == "message":
+                return await self._on_message(frame)
+            if kind == "feedback":
+                return await self._on_feedback(frame)
+            if kind == "ping":
+                return await self._send({"type": "pong"})
+        except Exception:  # nothing crashes the consumer: log it, tell the client, stay open
+            log.exception("chat consumer failed on a %s frame", kind)
+            self.busy = False
+            return await self._error("internal_error", "Something went wrong on our side; please try again.")
+        return await self._error("unknown_type", f"Unknown frame type {kind!r}: use 'message' or 'feedback'.")
+
+    async def _on_message(self, frame: dict) -> None:
+        text = frame.get("text")
+        client_msg_id = str(frame.get("client_msg_id") or "")[:100]
+        if not isinstance(text, str) or not text.strip():
+            return await self._error("empty_message", "The message text is empty.")
+        limit = settings.CHAT_MAX_MESSAGE_CHARS
+        if len(text) > limit:
+            return await self._error(
+                "message_too_long", f"Messages are limited to {limit} characters ({len(text)} sent)."
+            )
+        if self.busy:
+            return await self._error("busy", "Wait for the current answer to finish before sending another message.")
+        self.busy = True
+        try:
+            await self._turn(text.strip(), client_msg_id)
+        finally:
+            self.busy = False
+
+    async def _turn(self, text: str, client_msg_id: str) -> None:
+        try:
+            turn = await sync_to_async(prepare_turn)(self.state, text, client_msg_id=client_msg_id)
+        except NotServing as exc:
+            return await self._error("not_serving", str(exc))
+        message_id = str(turn.message_id)
+        local = turn.ctx.generator_config.get("provider", "local") == "local"
+        pieces, usage, error = [], None, ""
+        gen_start, first_at = time.perf_counter(), None
+        stream = turn.stream
+        try:
+            while True:
+                # The local responder is pure computation: iterate it here. Remote providers block
+                # on the network: each step runs in a worker thread.
+                item = next(stream, _END) if local else await sync_to_async(next, thread_sensitive=False)(stream, _END)
+                if item is _END:
+                    break
+                if isinstance(item, Usage):
+                    usage = item
+                    continue
+                if first_at is None:
+                    first_at = time.perf_counter()
+                pieces.append(item)
+                await self._send({"type": "token", "message_id": message_id, "text": item})
+        except GenerationError as exc:
+            error = f"{exc.code}: {exc.detail}"
+            await self._error(exc.code, "The answer could not be generated right now; please try again.")
+        payload = await sync_to_async(finish_turn)(
+            self.state,
+            turn,
+            answer="".join(pieces),
+            usage=usage,
+            gen_start=gen_start,
+            first_token_at=first_at,
+            error=error,
+        )
+        self.turns[turn.message_id] = {"trace_id": turn.trace_id, "intent": turn.intent, "release": turn.ctx.release}
+        if not error:
+            await self._send({"type": "done", **payload})
+
+    async def _on_feedback(self, frame: dict) -> None:
+        value = frame.get("value")
+        if value not in ("up", "down"):
+            return await self._error("invalid_feedback", "Feedback 'value' is 'up' or 'down'.")
+        comment = frame.get("comment") or ""
+        if not isinstance(comment, str) or len(comment) > 2000:
+            return await self._error("invalid_feedback", "A comment is text of at most 2,000 characters.")
+        try:
+            message_id = uuid.UUID(str(frame.get("message_id")))
+        except ValueError:
+            return await self._error("invalid_feedback", "Feedback needs the 'message_id' of an answer.")
+        saved = await sync_to_async(_save_feedback)(self.state, message_id, value, comment, self.turns)
+        if not saved:
+            return await self._error("unknown_message", "No answer with that message_id in this session.")
+        await self._send({"type": "feedback_ack", "message_id": str(message_id), "value": value})

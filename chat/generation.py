@@ -1,0 +1,254 @@
+"""Generation providers behind one interface, chosen by the release's generator component.
+
+- ``local``: the local grounded responder, the embedded default. **Not an LLM**: it composes the
+  answer from the retrieved catalog, FAQ and policy text with the intent's template.
+- ``bedrock``: Amazon Bedrock through boto3 ``converse_stream`` (tested with botocore's Stubber).
+- ``openai_compatible``: any OpenAI-compatible ``/v1/chat/completions`` streaming endpoint
+  (vLLM, Ollama, llama.cpp server), read as server-sent events with httpx.
+
+Each provider yields text chunks and finally one ``Usage``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from chat.retrieval import Hit
+
+FALLBACK_NO_CONTEXT = (
+    "I'm sorry, I don't know that one: I couldn't find it in our catalog, FAQ or policies, and I'd rather not guess. "
+    "You can rephrase, or ask to talk to a person."
+)
+
+
+@dataclass
+class Prompt:
+    system: str
+    context: list[dict]
+    history: list[dict]
+    user: str
+    intent: str
+    version: str = "builtin-templates:v1"
+
+    def messages(self) -> list[dict]:
+        """Chat messages with the retrieved text kept apart from instructions (S12)."""
+        context = "\n\n".join(f"[{i + 1}] {c['title']}\n{c['text']}" for i, c in enumerate(self.context))
+        user = self.user if not context else f"<context>\n{context}\n</context>\n\nQuestion: {self.user}"
+        return [*self.history, {"role": "user", "content": user}]
+
+
+@dataclass
+class Usage:
+    input_tokens: int
+    output_tokens: int
+    stop_reason: str
+    model_id: str
+    extra: dict = field(default_factory=dict)
+
+
+class GenerationError(Exception):
+    """The provider failed; ``code`` goes to the client's error frame."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
+def count_tokens(text: str) -> int:
+    """A provider-neutral estimate (about four characters a token) for budgets and local pricing."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def tokenise_for_stream(text: str) -> list[str]:
+    """Token-sized pieces: each word with the white space that follows it."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+# ---------------------------------------------------------------------------------------- local
+_PRICE = re.compile(r"Price: (\$\d+\.\d{2}(?: \(on sale, list price \$\d+\.\d{2}\))?)")
+_AVAIL = re.compile(r"Availability: ([^.]+(?:\.\d+)?[^.]*)\.")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _catalog_line(i: int, hit: Hit) -> str:
+    price = _PRICE.search(hit.text)
+    avail = _AVAIL.search(hit.text)
+    facts = ", ".join(x for x in (price.group(1) if price else "", avail.group(1) if avail else "") if x)
+    return f"• {hit.title}: {facts} [{i}]" if facts else f"• {hit.title} [{i}]"
+
+
+def _best_sentences(question: str, hit: Hit, n: int = 3) -> str:
+    words = set(_WORD.findall(question.lower()))
+    sentences = [s.strip() for s in _SENTENCE.split(hit.text) if len(s.strip()) > 20]
+    ranked = sorted(sentences, key=lambda s: -len(words & set(_WORD.findall(s.lower()))))
+    chosen = [s for s in sentences if s in ranked[:n]]  # keep the document's order
+    return " ".join(chosen)
+
+
+def local_answer(prompt: Prompt, hits: list[Hit]) -> str:
+    intent = prompt.intent
+    if intent == "chitchat":
+        return (
+            "Hi! I'm MangaAssist. I can find manga, check prices and stock, and explain orders, returns and "
+            "shipping. What are you looking for?"
+        )
+    if intent == "out_of_scope":
+        return (
+            "I can only help with manga-related questions: finding series and volumes, prices, orders, returns "
+            "and shipping."
+        )
+    if intent == "escalation":
+        return (
+            "Of course. I'm connecting you with a customer service associate now; they can see this conversation, "
+            "so you won't need to repeat yourself."
+        )
+    if not hits:
+        return FALLBACK_NO_CONTEXT
+    catalog = [(i, h) for i, h in enumerate(hits, start=1) if h.source == "catalog"]
+    policies = [(i, h) for i, h in enumerate(hits, start=1) if h.source != "catalog"]
+    parts = []
+    if intent == "promotion":
+        on_sale = [(i, h) for i, h in catalog if "on sale" in h.text]
+        if on_sale:
+            parts.append("Here are the current deals I found:")
+            parts += [_catalog_line(i, h) for i, h in on_sale]
+        elif catalog:
+            parts.append("I don't see a discount on that right now. Current prices:")
+            parts += [_catalog_line(i, h) for i, h in catalog]
+    elif intent in ("product_question", "recommendation") and catalog:
+        parts.append("You might like these:" if intent == "recommendation" else "Here's what I found in our catalog:")
+        parts += [_catalog_line(i, h) for i, h in catalog]
+    if policies and (not parts or intent not in ("product_question", "recommendation", "promotion")):
+        i, top = policies[0]
+        parts.append(f"{_best_sentences(prompt.user, top)} [{i}]")
+    if intent in ("order_tracking", "return_request"):
+        parts.append("If you share your order number, a customer service associate can look at your order directly.")
+    if not parts:
+        return FALLBACK_NO_CONTEXT
+    return "\n".join(parts)
+
+
+def stream_local(prompt: Prompt, hits: list[Hit], *, max_tokens: int) -> Iterator[str | Usage]:
+    text = local_answer(prompt, hits)
+    pieces = tokenise_for_stream(text)
+    stop = "end_turn"
+    if len(pieces) > max_tokens:
+        pieces, stop = pieces[:max_tokens], "max_tokens"
+    yield from pieces
+    input_text = prompt.system + json.dumps(prompt.messages())
+    yield Usage(count_tokens(input_text), len(pieces), stop, "local-grounded-responder")
+
+
+# -------------------------------------------------------------------------------------- bedrock
+def stream_bedrock(prompt: Prompt, *, config: dict, client=None) -> Iterator[str | Usage]:
+    """Amazon Bedrock Converse streaming. ``client`` is a boto3 bedrock-runtime client (a
+    Stubber-wrapped one in tests)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if client is None:
+        import boto3
+
+        client = boto3.client("bedrock-runtime", region_name=config.get("region", "us-east-1"))
+    model_id = config["model_id"]
+    messages = [{"role": m["role"], "content": [{"text": m["content"]}]} for m in prompt.messages()]
+    try:
+        response = client.converse_stream(
+            modelId=model_id,
+            system=[{"text": prompt.system}],
+            messages=messages,
+            inferenceConfig={
+                "maxTokens": int(config.get("max_tokens", 400)),
+                "temperature": float(config.get("temperature", 0.2)),
+            },
+        )
+        stop, usage = "end_turn", {}
+        for event in response["stream"]:
+            if "contentBlockDelta" in event:
+                text = event["contentBlockDelta"]["delta"].get("text", "")
+                if text:
+                    yield text
+            elif "messageStop" in event:
+                stop = event["messageStop"].get("stopReason", stop)
+            elif "metadata" in event:
+                usage = event["metadata"].get("usage", {})
+            elif "throttlingException" in event or "internalServerException" in event:
+                kind = next(iter(event))
+                raise GenerationError(
+                    "provider_throttled" if kind == "throttlingException" else "provider_error",
+                    event[kind].get("message", kind),
+                )
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "ClientError")
+        throttled = code in ("ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException")
+        raise GenerationError("provider_throttled" if throttled else "provider_error", f"Bedrock {code}") from exc
+    except BotoCoreError as exc:
+        raise GenerationError("provider_unavailable", f"Bedrock: {exc}") from exc
+    yield Usage(int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)), stop, model_id)
+
+
+# ---------------------------------------------------------------------------- openai-compatible
+def stream_openai_compatible(prompt: Prompt, *, config: dict, http_client=None) -> Iterator[str | Usage]:
+    import httpx
+
+    base = config["base_url"].rstrip("/")
+    body = {
+        "model": config["model_id"],
+        "messages": [{"role": "system", "content": prompt.system}, *prompt.messages()],
+        "stream": True,
+        "max_tokens": int(config.get("max_tokens", 400)),
+        "temperature": float(config.get("temperature", 0.2)),
+        "stream_options": {"include_usage": True},
+    }
+    headers = {"Authorization": f"Bearer {config['api_key']}"} if config.get("api_key") else {}
+    client = http_client or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
+    stop, usage, produced = "end_turn", {}, []
+    try:
+        with client.stream("POST", f"{base}/chat/completions", json=body, headers=headers) as response:
+            if response.status_code == 429:
+                raise GenerationError("provider_throttled", "OpenAI-compatible endpoint answered 429")
+            if response.status_code >= 400:
+                raise GenerationError("provider_error", f"OpenAI-compatible endpoint answered {response.status_code}")
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                event = json.loads(data)
+                if event.get("usage"):
+                    usage = event["usage"]
+                for choice in event.get("choices", []):
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        produced.append(text)
+                        yield text
+                    if choice.get("finish_reason"):
+                        stop = {"stop": "end_turn", "length": "max_tokens"}.get(
+                            choice["finish_reason"], choice["finish_reason"]
+                        )
+    except httpx.HTTPError as exc:
+        raise GenerationError("provider_unavailable", f"OpenAI-compatible endpoint: {exc}") from exc
+    finally:
+        if http_client is None:
+            client.close()
+    yield Usage(
+        int(usage.get("prompt_tokens") or count_tokens(json.dumps(body["messages"]))),
+        int(usage.get("completion_tokens") or count_tokens("".join(produced))),
+        stop,
+        config["model_id"],
+    )
+
+
+def stream_answer(prompt: Prompt, hits: list[Hit], *, config: dict) -> Iterator[str | Usage]:
+    provider = config.get("provider", "local")
+    if provider == "local":
+        return stream_local(prompt, hits, max_tokens=int(config.get("max_tokens", 400)))
+    if provider == "bedrock":
+        return stream_bedrock(prompt, config=config)
+    if provider == "openai_compatible":
+        return stream_openai_compatible(prompt, config=config)
+    raise GenerationError("provider_unknown", f"unknown generation provider {provider!r}")

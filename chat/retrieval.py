@@ -1,0 +1,265 @@
+"""Hybrid retrieval over the knowledge base: BM25 keywords + MiniLM embeddings, fused, reranked.
+
+The index lives in process memory (vectors stored in the database, ~1k chunks here) and is
+rebuilt when an ingest run finishes (checked at most every few seconds). Stages, each timed by the
+caller as a span:
+
+1. candidates: top-N by cosine similarity and top-N by BM25 (rank_bm25's Okapi BM25), merged by
+   reciprocal-rank fusion (RRF, k=60);
+2. rerank: a light, configurable scorer (the ``reranker`` component's config) over the fused
+   candidates: cosine + normalised BM25 + an exact series/title match bonus + a source prior from
+   the intent; a cross-encoder would slot in here when one can be loaded offline;
+3. top-k with citations, or nothing when the best rerank score is under ``min_score`` (the
+   no-context fallback: the responder then says it does not know instead of guessing, S17/S19).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chat.embeddings import embed_query, from_bytes
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "any",
+        "can",
+        "do",
+        "does",
+        "for",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "what",
+        "when",
+        "where",
+        "which",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+DEFAULT_RERANKER = {
+    "w_cosine": 1.0,
+    "w_bm25": 0.35,
+    "w_match": 0.25,
+    "w_source": 0.15,
+    "min_score": 0.45,
+    "candidates": 30,
+}
+# Which sources an intent's answer usually comes from (the rerank's source prior).
+INTENT_SOURCES = {
+    "product_question": ("catalog",),
+    "recommendation": ("catalog",),
+    "promotion": ("catalog", "faq"),
+    "faq": ("faq", "policy"),
+    "return_request": ("policy", "faq"),
+    "order_tracking": ("faq", "policy"),
+    "escalation": ("faq",),
+}
+
+
+def tokenize(text: str) -> list[str]:
+    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+
+
+@dataclass
+class Hit:
+    chunk_id: int
+    key: str
+    source: str
+    title: str
+    text: str
+    score: float
+    cosine: float
+    bm25: float
+
+    def citation(self) -> dict:
+        return {
+            "key": self.key,
+            "title": self.title,
+            "source": self.source,
+            "chunk_id": self.chunk_id,
+            "score": round(self.score, 3),
+        }
+
+
+@dataclass
+class Index:
+    generation: int
+    ids: list[int]
+    keys: list[str]
+    sources: list[str]
+    titles: list[str]
+    texts: list[str]
+    title_tokens: list[frozenset]
+    matrix: np.ndarray
+    bm25: object
+    built_at: float = field(default_factory=time.monotonic)
+
+
+_lock = threading.Lock()
+_index: Index | None = None
+_checked_at = 0.0
+REFRESH_CHECK_SECONDS = 5.0
+
+
+def _generation(embedder_version: str) -> int:
+    from chat.models import IngestRun
+
+    last = IngestRun.objects.filter(embedder_version=embedder_version).exclude(finished_at=None).order_by("-id")
+    return last.values_list("id", flat=True).first() or 0
+
+
+def _build(embedder_version: str, generation: int) -> Index:
+    from rank_bm25 import BM25Okapi
+
+    from chat.models import KnowledgeChunk
+
+    rows = list(
+        KnowledgeChunk.objects.filter(stale=False, embedder_version=embedder_version)
+        .order_by("id")
+        .values_list("id", "document__key", "source", "title", "text", "embedding")
+    )
+    ids = [r[0] for r in rows]
+    matrix = np.vstack([from_bytes(r[5]) for r in rows]) if rows else np.zeros((0, 384), dtype=np.float32)
+    corpus = [tokenize(f"{r[3]} {r[4]}") for r in rows]
+    return Index(
+        generation=generation,
+        ids=ids,
+        keys=[r[1] for r in rows],
+        sources=[r[2] for r in rows],
+        titles=[r[3] for r in rows],
+        texts=[r[4] for r in rows],
+        title_tokens=[frozenset(tokenize(r[3])) for r in rows],
+        matrix=matrix,
+        bm25=BM25Okapi(corpus) if corpus else None,
+    )
+
+
+def get_index(embedder_version: str) -> Index:
+    """The in-process index for ``embedder_version``, rebuilt after an ingest run finished."""
+    global _index, _checked_at
+    now = time.monotonic()
+    if _index is not None and now - _checked_at < REFRESH_CHECK_SECONDS:
+        return _index
+    generation = _generation(embedder_version)
+    with _lock:
+        _checked_at = now
+        if _index is None or _index.generation != generation:
+            _index = _build(embedder_version, generation)
+    return _index
+
+
+def reset_index() -> None:
+    global _index, _checked_at
+    with _lock:
+        _index, _checked_at = None, 0.0
+
+
+def candidates(index: Index, query: str, query_vector: np.ndarray, n: int) -> dict[int, tuple[float, float, float]]:
+    """{row: (rrf, cosine, bm25_normalised)} for the fused top-N of both retrievers."""
+    if not index.ids:
+        return {}
+    cosine = index.matrix @ query_vector
+    dense_top = np.argsort(-cosine)[:n]
+    tokens = tokenize(query)
+    if tokens and index.bm25 is not None:
+        bm25 = np.asarray(index.bm25.get_scores(tokens), dtype=np.float32)
+        top = float(bm25.max()) or 1.0
+        bm25_norm = bm25 / top
+        keyword_top = [i for i in np.argsort(-bm25)[:n] if bm25[i] > 0]
+    else:
+        bm25_norm = np.zeros(len(index.ids), dtype=np.float32)
+        keyword_top = []
+    fused: dict[int, float] = {}
+    for ranking in (list(dense_top), keyword_top):
+        for rank, row in enumerate(ranking):
+            fused[int(row)] = fused.get(int(row), 0.0) + 1.0 / (60 + rank + 1)
+    return {row: (rrf, float(cosine[row]), float(bm25_norm[row])) for row, rrf in fused.items()}
+
+
+def rerank(index: Index, query: str, cands: dict, *, intent: str | None, config: dict) -> list[Hit]:
+    query_tokens = frozenset(tokenize(query))
+    preferred = INTENT_SOURCES.get(intent or "", ())
+    hits = []
+    for row, (_rrf, cos, bm) in cands.items():
+        title_tokens = index.title_tokens[row]
+        match = len(query_tokens & title_tokens) / len(title_tokens) if title_tokens else 0.0
+        source_bonus = 1.0 if index.sources[row] in preferred else 0.0
+        score = (
+            config["w_cosine"] * cos
+            + config["w_bm25"] * bm
+            + config["w_match"] * match
+            + config["w_source"] * source_bonus
+        )
+        hits.append(
+            Hit(
+                index.ids[row], index.keys[row], index.sources[row], index.titles[row], index.texts[row], score, cos, bm
+            )
+        )
+    hits.sort(key=lambda h: h.score, reverse=True)
+    return hits
+
+
+def retrieve(
+    query: str,
+    *,
+    embedder_version: str,
+    intent: str | None = None,
+    k: int = 3,
+    config: dict | None = None,
+    timings: dict | None = None,
+) -> list[Hit]:
+    """Top-k hits (one per document) for ``query``, or [] when nothing is relevant enough.
+
+    ``timings`` (if given) receives embed_ms, retrieve_ms and rerank_ms for the trace spans.
+    """
+    cfg = {**DEFAULT_RERANKER, **(config or {})}
+    t0 = time.perf_counter()
+    vector = embed_query(query)
+    t1 = time.perf_counter()
+    index = get_index(embedder_version)
+    cands = candidates(index, query, vector, int(cfg["candidates"]))
+    t2 = time.perf_counter()
+    ranked = rerank(index, query, cands, intent=intent, config=cfg)
+    seen, top = set(), []
+    for hit in ranked:
+        if hit.key in seen:
+            continue
+        seen.add(hit.key)
+        top.append(hit)
+        if len(top) == k:
+            break
+    if top and top[0].score < cfg["min_score"]:
+        top = []
+    t3 = time.perf_counter()
+    if timings is not None:
+        timings.update(
+            embed_ms=(t1 - t0) * 1000,
+            retrieve_ms=(t2 - t1) * 1000,
+            rerank_ms=(t3 - t2) * 1000,
+            candidates=len(cands),
+            best_score=ranked[0].score if ranked else None,
+        )
+    return top

@@ -1,0 +1,116 @@
+"""Buffered trace writing: turns hand finished traces to a queue; a thread bulk-inserts them.
+
+The chat hot path never waits for a trace INSERT (ARCHITECTURE: "buffer traces and write them in
+bulk"). The writer flushes every ``interval`` seconds or ``batch`` traces, and at interpreter
+exit. Assistant and user messages and the session's token count travel with the trace.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections, transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PendingTurn:
+    trace: dict
+    spans: list[dict]
+    messages: list[dict] = field(default_factory=list)
+    session_id: str | None = None
+    tokens_used: int | None = None
+    budget_exhausted: bool = False
+
+
+class TraceWriter:
+    def __init__(self, *, interval: float = 0.25, batch: int = 200):
+        self.interval, self.batch = interval, batch
+        self._queue: queue.Queue[PendingTurn] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self.written = 0
+
+    def submit(self, turn: PendingTurn) -> None:
+        self._queue.put(turn)
+        self._ensure_thread()
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="trace-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=self.interval)
+            except queue.Empty:
+                continue
+            self._write([first, *self._drain(self.batch - 1)])
+
+    def _drain(self, limit: int) -> list[PendingTurn]:
+        items = []
+        while len(items) < limit:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def flush(self) -> int:
+        """Write everything queued now, in the caller's thread (tests, shutdown)."""
+        items = self._drain(10**9)
+        if items:
+            self._write(items)
+        return len(items)
+
+    def _write(self, items: list[PendingTurn]) -> None:
+        from chat.models import ChatMessage, ChatSession, Span, Trace
+
+        with self._flush_lock:
+            try:
+                close_old_connections()
+                with transaction.atomic():
+                    Trace.objects.bulk_create([Trace(**t.trace) for t in items])
+                    Span.objects.bulk_create([Span(trace_id=t.trace["trace_id"], **s) for t in items for s in t.spans])
+                    sessions = {
+                        s.session_id: s
+                        for s in ChatSession.objects.filter(
+                            session_id__in={t.session_id for t in items if t.session_id}
+                        )
+                    }
+                    ChatMessage.objects.bulk_create(
+                        [
+                            ChatMessage(session=sessions[t.session_id], **m)
+                            for t in items
+                            for m in t.messages
+                            if t.session_id in sessions
+                        ]
+                    )
+                    for t in items:
+                        session = sessions.get(t.session_id)
+                        if session is not None and t.tokens_used is not None:
+                            session.tokens_used = t.tokens_used
+                            session.last_seen_at = t.trace["started_at"]
+                            if t.budget_exhausted and session.budget_exhausted_at is None:
+                                session.budget_exhausted_at = t.trace["started_at"]
+                    ChatSession.objects.bulk_update(
+                        sessions.values(), ["tokens_used", "last_seen_at", "budget_exhausted_at"]
+                    )
+                self.written += len(items)
+            except Exception:  # a failed batch is logged with its trace ids, never silently dropped
+                log.exception(
+                    "trace writer: could not write %s traces: %s", len(items), [str(t.trace["trace_id"]) for t in items]
+                )
+                raise
+
+
+writer = TraceWriter()
+atexit.register(writer.flush)

