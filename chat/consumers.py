@@ -157,6 +157,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             turn = await sync_to_async(prepare_turn)(self.state, text, client_msg_id=client_msg_id)
         except NotServing as exc:
             return await self._error("not_serving", str(exc))
+        except GenerationError as exc:
+            return await self._error(exc.code, exc.detail)
         message_id = str(turn.message_id)
         local = turn.ctx.generator_config.get("provider", "local") == "local"
         pieces, usage, error = [], None, ""

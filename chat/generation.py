@@ -183,7 +183,8 @@ def stream_bedrock(prompt: Prompt, *, config: dict, client=None) -> Iterator[str
                 )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "ClientError")
-        throttled = code in ("ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException")
+        # mid-stream exceptions come as EventStreamError with the event's own code, e.g. "throttlingException"
+        throttled = code.lower() in ("throttlingexception", "toomanyrequestsexception", "servicequotaexceededexception")
         raise GenerationError("provider_throttled" if throttled else "provider_error", f"Bedrock {code}") from exc
     except BotoCoreError as exc:
         raise GenerationError("provider_unavailable", f"Bedrock: {exc}") from exc

@@ -5,8 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from chat import intent
-from registry.models import ComponentKind
-from registry.services import component_version_register
+from registry.models import AliasName, ComponentKind
+from registry.selectors import release_for_alias
+from registry.services import alias_move, component_version_register, release_create
 
 
 class Command(BaseCommand):
@@ -18,6 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--min-accuracy", type=float, default=0.90, help="Refuse to register below this")
         parser.add_argument(
             "--compare", action="store_true", help="Also measure MiniLM embeddings + logistic regression"
+        )
+        parser.add_argument(
+            "--promote", action="store_true", help="Cut a release from production with this version and serve it"
         )
 
     def handle(self, *args, **opts):
@@ -64,6 +68,24 @@ class Command(BaseCommand):
             notes=f"accuracy {m['accuracy']:.4f} on {result.n_test} held-out utterances",
         )
         out(self.style.SUCCESS(f"registered {version.version_id} ({path.name}, sha256 {digest[:12]}…)"))
+        if opts["promote"]:
+            current = release_for_alias(AliasName.PRODUCTION)
+            if current is None:
+                raise CommandError("nothing is in production yet: run seed_demo first")
+            release = release_create(
+                actor="system:train_intent",
+                versions=[version],
+                based_on=current,
+                notes=f"{version.version_id}, accuracy {m['accuracy']:.4f}",
+            )
+            alias_move(
+                alias=AliasName.PRODUCTION,
+                release=release,
+                actor="system:train_intent",
+                reason=f"Promote {version.version_id}",
+                evidence={"metrics": {"accuracy": m["accuracy"]}},
+            )
+            out(self.style.SUCCESS(f"production now serves release {release.number} (was {current.number})"))
 
     def _compare(self, path, test_size, out):
         from sklearn.linear_model import LogisticRegression

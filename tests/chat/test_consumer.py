@@ -1,0 +1,223 @@
+"""The WebSocket consumer at /ws/chat/: protocol, errors, sessions, budget, traces, feedback."""
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.auth import AuthMiddlewareStack
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+
+from chat.models import ChatMessage, ChatSession, Feedback, Span, Trace
+from chat.routing import websocket_urlpatterns
+
+APP = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+
+
+@pytest.fixture(autouse=True)
+def _committed(transactional_db, settings):
+    # Channels' middleware closes the DB connection between steps (close_old_connections), which a
+    # test wrapped in one transaction cannot survive: these tests commit, like the real server.
+    settings.CHAT_TRACE_WRITES_INLINE = True
+
+
+def chat(script, path="/ws/chat/"):
+    """Run ``script(ws)`` (an async function) against a connected communicator; return its result."""
+
+    async def run():
+        ws = WebsocketCommunicator(APP, path)
+        connected, _ = await ws.connect()
+        assert connected
+        try:
+            return await script(ws)
+        finally:
+            await ws.disconnect()
+
+    return async_to_sync(run)()
+
+
+async def ask(ws, text):
+    await ws.send_to(text_data=json.dumps({"type": "message", "text": text, "client_msg_id": "c-1"}))
+    tokens = []
+    while True:
+        frame = await ws.receive_json_from(timeout=30)
+        if frame["type"] != "token":
+            return "".join(tokens), frame
+        tokens.append(frame["text"])
+
+
+def test_a_turn_streams_tokens_then_done_and_stores_its_trace(serving):
+    async def script(ws):
+        session = await ws.receive_json_from()
+        return session, await ask(ws, "any deals on Berserk Deluxe?")
+
+    session, (text, done) = chat(script)
+    assert session["type"] == "session"
+    assert session["generator"] == "local"
+    assert not session["resumed"]
+    assert done["type"] == "done"
+    assert done["intent"] == "promotion"
+    assert done["release"] == 1
+    assert "Berserk Deluxe" in text
+    assert "on sale" in text
+    assert done["citations"]
+    assert done["citations"][0]["key"].startswith("catalog:")
+    trace = Trace.objects.get(trace_id=done["trace_id"])
+    assert trace.answer == text
+    assert str(trace.session_id) == session["session_id"]
+    assert trace.versions["intent_classifier"] == "intent_classifier:v1"
+    assert trace.versions["embedder"] == "embedder:v1"
+    spans = list(Span.objects.filter(trace=trace).values_list("name", flat=True))
+    assert spans == ["budget", "intent", "embed", "retrieve", "rerank", "prompt_assembly", "generate"]
+    generate = Span.objects.get(trace=trace, name="generate")
+    assert generate.output_tokens > 0
+    assert generate.stop_reason == "end_turn"
+    assert generate.ttft_ms is not None
+    assert ChatMessage.objects.filter(trace_id=trace.trace_id).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("{not json", "malformed_json"),
+        ("[1, 2]", "invalid_frame"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "message", "text": "   "}', "empty_message"),
+        ('{"type": "message", "text": 42}', "empty_message"),
+        (json.dumps({"type": "message", "text": "x" * 2001}), "message_too_long"),
+        ('{"type": "feedback", "message_id": "nope", "value": "up"}', "invalid_feedback"),
+        (
+            '{"type": "feedback", "message_id": "5b64b5c8-8a0d-49ad-a9a8-e4aa46928c90", "value": "meh"}',
+            "invalid_feedback",
+        ),
+    ],
+)
+def test_bad_frames_get_an_error_frame_and_the_connection_stays_usable(serving, frame, code):
+    async def script(ws):
+        await ws.receive_json_from()
+        await ws.send_to(text_data=frame)
+        error = await ws.receive_json_from()
+        _, done = await ask(ws, "hi")
+        return error, done
+
+    error, done = chat(script)
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["detail"]
+    assert done["type"] == "done"
+    assert done["intent"] == "chitchat"
+
+
+def test_binary_frames_are_refused_politely(serving):
+    async def script(ws):
+        await ws.receive_json_from()
+        await ws.send_to(bytes_data=b"\x00\x01")
+        return await ws.receive_json_from()
+
+    assert chat(script)["code"] == "binary_not_supported"
+
+
+def test_feedback_attaches_to_the_trace(serving):
+    async def script(ws):
+        await ws.receive_json_from()
+        _, done = await ask(ws, "what is your return window for damaged volumes?")
+        await ws.send_to(
+            text_data=json.dumps(
+                {
+                    "type": "feedback",
+                    "message_id": done["message_id"],
+                    "value": "down",
+                    "comment": "I wanted the number of days first",
+                }
+            )
+        )
+        ack = await ws.receive_json_from()
+        await ws.send_to(
+            text_data=json.dumps(
+                {"type": "feedback", "message_id": "00000000-0000-0000-0000-000000000000", "value": "up"}
+            )
+        )
+        return done, ack, await ws.receive_json_from()
+
+    done, ack, unknown = chat(script)
+    assert ack == {"type": "feedback_ack", "message_id": done["message_id"], "value": "down"}
+    fb = Feedback.objects.get(message_id=done["message_id"])
+    assert (str(fb.trace_id), fb.intent, fb.release, fb.comment) == (
+        done["trace_id"],
+        "return_request",
+        1,
+        "I wanted the number of days first",
+    )
+    assert unknown["code"] == "unknown_message"
+
+
+def test_a_session_resumes_with_its_history_and_token_usage(serving):
+    async def first(ws):
+        session = await ws.receive_json_from()
+        await ask(ws, "is chainsaw man vol 3 in stock")
+        return session
+
+    session = chat(first)
+    used = ChatSession.objects.get(session_id=session["session_id"]).tokens_used
+    assert used > 0
+
+    async def second(ws):
+        return await ws.receive_json_from()
+
+    resumed = chat(second, path=f"/ws/chat/?session={session['session_id']}")
+    assert resumed["resumed"] is True
+    assert resumed["session_id"] == session["session_id"]
+    assert resumed["tokens_used"] == used
+
+
+def test_past_the_token_budget_the_bot_degrades_instead_of_failing(serving, settings):
+    settings.CHAT_SESSION_TOKEN_BUDGET = 200
+
+    async def script(ws):
+        await ws.receive_json_from()
+        first = await ask(ws, "what is your return window for damaged volumes?")
+        second = await ask(ws, "how long does shipping take")
+        return first, second
+
+    (_, first), (text, second) = chat(script)
+    assert first["degraded"] is False
+    assert first["tokens_used"] >= 200
+    assert second["type"] == "done"
+    assert second["degraded"] is True
+    assert text
+    assert second["citations"] == []
+    names = set(Span.objects.filter(trace_id=second["trace_id"]).values_list("name", flat=True))
+    assert "retrieve" not in names
+    assert "budget" in names
+    session = ChatSession.objects.get(session_id=Trace.objects.get(trace_id=second["trace_id"]).session_id)
+    assert session.budget_exhausted_at is not None
+
+
+def test_nothing_in_production_is_a_clear_error(db):
+    async def script(ws):
+        session = await ws.receive_json_from()
+        await ws.send_to(text_data=json.dumps({"type": "message", "text": "hi"}))
+        return session, await ws.receive_json_from()
+
+    session, error = chat(script)
+    assert session["generator"] is None
+    assert error["code"] == "not_serving"
+
+
+def test_an_unknown_provider_in_the_release_is_reported_not_crashed(serving):
+    from chat.pipeline import _serving_cache
+    from registry.models import ComponentVersion
+
+    ComponentVersion.objects.filter(component__kind="generator").update(config={"provider": "carrier-pigeon"})
+    _serving_cache.clear()
+
+    async def script(ws):
+        await ws.receive_json_from()
+        await ws.send_to(text_data=json.dumps({"type": "message", "text": "any deals on one piece?"}))
+        error = await ws.receive_json_from()
+        await ws.send_to(text_data=json.dumps({"type": "ping"}))
+        return error, await ws.receive_json_from()
+
+    error, pong = chat(script)
+    assert error["code"] == "provider_unknown"
+    assert pong == {"type": "pong"}
