@@ -81,10 +81,22 @@ def _catalog_line(i: int, hit: Hit) -> str:
     return f"• {hit.title}: {facts} [{i}]" if facts else f"• {hit.title} [{i}]"
 
 
+_ASKS_TIME = re.compile(r"\b(window|how long|how many days|deadline|when|time|days?|late)\b", re.IGNORECASE)
+_DURATION = re.compile(r"\b\d+\s*(?:to \d+\s*)?(?:business\s+)?(?:days?|hours?|weeks?)\b", re.IGNORECASE)
+
+
 def _best_sentences(question: str, hit: Hit, n: int = 3) -> str:
+    """The ``n`` sentences of ``hit`` that share most words with the question, in document order;
+    a question about time ("return window", "how long") favours sentences that state a duration."""
     words = set(_WORD.findall(question.lower()))
+    asks_time = bool(_ASKS_TIME.search(question))
     sentences = [s.strip() for s in _SENTENCE.split(hit.text) if len(s.strip()) > 20]
-    ranked = sorted(sentences, key=lambda s: -len(words & set(_WORD.findall(s.lower()))))
+
+    def score(sentence: str) -> float:
+        overlap = len(words & set(_WORD.findall(sentence.lower())))
+        return overlap + (3 if asks_time and _DURATION.search(sentence) else 0)
+
+    ranked = sorted(sentences, key=score, reverse=True)
     chosen = [s for s in sentences if s in ranked[:n]]  # keep the document's order
     return " ".join(chosen)
 

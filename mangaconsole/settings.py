@@ -111,7 +111,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
+            "NAME": Path(env("SQLITE_PATH", str(VAR_DIR / "db.sqlite3"))),
             "OPTIONS": {
                 # WAL lets the web process read while the worker writes; IMMEDIATE makes every
                 # atomic block take the write lock up front, so writers queue instead of deadlocking.
