@@ -154,7 +154,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _turn(self, text: str, client_msg_id: str) -> None:
         try:
-            turn = await sync_to_async(prepare_turn)(self.state, text, client_msg_id=client_msg_id)
+            # Not thread-sensitive: turns of different sessions run in parallel on the thread pool (the
+            # pipeline holds no transaction across calls; each thread has its own DB connection).
+            turn = await sync_to_async(prepare_turn, thread_sensitive=True)(
+                self.state, text, client_msg_id=client_msg_id
+            )
         except NotServing as exc:
             return await self._error("not_serving", str(exc))
         except GenerationError as exc:
@@ -181,13 +185,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except GenerationError as exc:
             error = f"{exc.code}: {exc.detail}"
             await self._error(exc.code, "The answer could not be generated right now; please try again.")
-        payload = await sync_to_async(finish_turn)(
+        gen_end = time.perf_counter()
+        payload = await sync_to_async(finish_turn, thread_sensitive=False)(
             self.state,
             turn,
             answer="".join(pieces),
             usage=usage,
             gen_start=gen_start,
             first_token_at=first_at,
+            gen_end=gen_end,
             error=error,
         )
         self.turns[turn.message_id] = {"trace_id": turn.trace_id, "intent": turn.intent, "release": turn.ctx.release}

@@ -224,10 +224,14 @@ def finish_turn(
     usage,
     gen_start: float,
     first_token_at: float | None,
+    gen_end: float | None = None,
     error: str = "",
 ) -> dict:
-    """Price the turn, queue its trace, update the session. Returns the ``done`` frame's payload."""
-    end = time.perf_counter()
+    """Price the turn, queue its trace, update the session. Returns the ``done`` frame's payload.
+
+    ``gen_end`` is when the last token was sent (the caller may reach here later, from a thread pool).
+    """
+    end = gen_end or time.perf_counter()
     model_id = usage.model_id if usage else turn.ctx.generator_config.get("model_id", "")
     in_tok, out_tok = (usage.input_tokens, usage.output_tokens) if usage else (count_tokens(turn.text), 0)
     cost = token_cost(model_id=model_id, input_tokens=in_tok, output_tokens=out_tok)
