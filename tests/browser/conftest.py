@@ -27,8 +27,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module: Playwright's sync API keeps an event loop running in this
+    thread while it lives, which would break later tests that call async_to_sync."""
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
