@@ -143,6 +143,10 @@ def alias_move(*, alias: AliasName | str, release: Release, actor, reason: str =
         alias=name, from_release=previous, to_release=release, actor=_actor_label(actor), reason=reason, at=now
     )
     if name == AliasName.PRODUCTION:
+        # Versions that leave production are archived; the ones the new release names serve.
+        ComponentVersion.objects.filter(status=ComponentVersion.Status.PRODUCTION).exclude(releases=release).update(
+            status=ComponentVersion.Status.ARCHIVED
+        )
         ComponentVersion.objects.filter(releases=release).update(status=ComponentVersion.Status.PRODUCTION)
     audit_record(
         actor=actor,

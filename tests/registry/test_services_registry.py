@@ -54,6 +54,7 @@ def test_alias_moves_keep_a_history_that_answers_what_served_when(db):
     events = list(AliasEvent.objects.filter(alias="production").order_by("at", "id"))
     assert [(e.from_release, e.to_release, e.reason) for e in events] == [(None, r1, "first"), (r1, r2, "upgrade")]
     assert ComponentVersion.objects.get(pk=gen2.pk).status == "production"
+    assert ComponentVersion.objects.get(pk=gen1.pk).status == "archived"
     moves = AuditEntry.objects.filter(action=AuditAction.ALIAS_MOVE).order_by("sequence")
     assert [(m.before, m.after) for m in moves] == [
         ({"release": None}, {"release": 1}),
