@@ -26,8 +26,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
+from chat.embeddings import batcher
 from chat.generation import GenerationError, Usage
-from chat.pipeline import NotServing, SessionState, finish_turn, prepare_turn, serving_context
+from chat.pipeline import NotServing, SessionState, classify_turn, complete_turn, finish_turn, serving_context
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -154,11 +155,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _turn(self, text: str, client_msg_id: str) -> None:
         try:
-            # Not thread-sensitive: turns of different sessions run in parallel on the thread pool (the
-            # pipeline holds no transaction across calls; each thread has its own DB connection).
-            turn = await sync_to_async(prepare_turn, thread_sensitive=True)(
-                self.state, text, client_msg_id=client_msg_id
-            )
+            turn = await sync_to_async(classify_turn)(self.state, text, client_msg_id=client_msg_id)
+            vector, window = None, None
+            if turn.needs_retrieval:
+                # Batched with whatever other sessions are asking right now (chat.embeddings.batcher).
+                started = time.perf_counter()
+                vector = await batcher.embed(text)
+                window = (started, time.perf_counter())
+            turn = await sync_to_async(complete_turn)(turn, query_vector=vector, embed_window=window)
         except NotServing as exc:
             return await self._error("not_serving", str(exc))
         except GenerationError as exc:

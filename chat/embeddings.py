@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import lru_cache
 
 import numpy as np
 
@@ -43,14 +42,19 @@ def embed_texts(texts: list[str], *, batch_size: int = 64) -> np.ndarray:
     return vectors.astype(np.float32, copy=False)
 
 
-@lru_cache(maxsize=4096)
-def _embed_query_cached(text: str) -> bytes:
-    return embed_texts([text])[0].tobytes()
+def _query_key(text: str) -> str:
+    return text.strip().lower()[:2000]
 
 
 def embed_query(text: str) -> np.ndarray:
-    """One query vector; repeated queries (greetings, common questions) come from a small LRU."""
-    return np.frombuffer(_embed_query_cached(text.strip().lower()[:2000]), dtype=np.float32)
+    """One query vector, synchronously; repeated questions come from the recent-vector cache."""
+    key = _query_key(text)
+    cached = _recent.get(key)
+    if cached is None:
+        vector = embed_texts([key])[0]
+        _remember(key, vector)
+        return vector
+    return np.frombuffer(cached, dtype=np.float32)
 
 
 def to_bytes(vector: np.ndarray) -> bytes:
@@ -59,3 +63,89 @@ def to_bytes(vector: np.ndarray) -> bytes:
 
 def from_bytes(blob: bytes) -> np.ndarray:
     return np.frombuffer(bytes(blob), dtype=np.float32)
+
+
+class EmbeddingBatcher:
+    """Dynamic batching of query embeddings for concurrent chat turns.
+
+    Each turn awaits ``embed(text)``; one thread takes every query waiting at that moment (up to
+    ``max_batch``, after at most ``max_wait_ms`` for company) and encodes them in one forward pass, so
+    a burst of N questions costs little more than one instead of N in a row (the technique embedding
+    servers use). Torch releases the GIL while it computes, so the event loop keeps streaming.
+    """
+
+    def __init__(self, *, max_batch: int = 16, max_wait_ms: float = 2.0):
+        import queue
+
+        self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.batches = 0
+        self.queries = 0
+
+    async def embed(self, text: str) -> np.ndarray:
+        import asyncio
+
+        key = _query_key(text)
+        cached = _recent.get(key)
+        if cached is not None:  # a repeated question costs nothing
+            return np.frombuffer(cached, dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((key, future, loop))
+        self._ensure_thread()
+        return await future
+
+    def _ensure_thread(self) -> None:
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="embedding-batcher", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        import queue
+        import time
+
+        while True:
+            batch = [self._queue.get()]
+            deadline = time.monotonic() + self.max_wait
+            while len(batch) < self.max_batch:
+                remaining = deadline - time.monotonic()
+                try:
+                    batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            texts = [key for key, _, _ in batch]
+            try:
+                vectors = embed_texts(texts)
+                error = None
+            except Exception as exc:  # handed to every waiting turn
+                vectors, error = None, exc
+            self.batches += 1
+            self.queries += len(batch)
+            for i, (key, future, loop) in enumerate(batch):
+                if error is None:
+                    _remember(key, vectors[i])
+                loop.call_soon_threadsafe(_settle, future, vectors[i] if error is None else None, error)
+
+
+def _settle(future, value, error) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+_recent: dict[str, bytes] = {}  # recent query vectors; dropped wholesale past 4,096 entries
+
+
+def _remember(key: str, vector: np.ndarray) -> None:
+    if len(_recent) > 4096:
+        _recent.clear()
+    _recent[key] = vector.tobytes()
+
+
+batcher = EmbeddingBatcher()

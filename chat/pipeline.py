@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from chat import intent as intent_model
+from chat.embeddings import embed_query
 from chat.generation import Prompt, count_tokens, stream_answer
 from chat.retrieval import Hit, retrieve
 from chat.traces import PendingTurn, writer
@@ -95,6 +96,8 @@ class PreparedTurn:
     t0: float
     spans: list[dict]
     stream: object = None
+    needs_retrieval: bool = False
+    tight: bool = False
 
 
 def _span(spans: list, name: str, t0: float, start: float, end: float, **fields) -> None:
@@ -110,7 +113,8 @@ def _span(spans: list, name: str, t0: float, start: float, end: float, **fields)
     )
 
 
-def prepare_turn(state: SessionState, text: str, *, client_msg_id: str = "") -> PreparedTurn:
+def classify_turn(state: SessionState, text: str, *, client_msg_id: str = "") -> PreparedTurn:
+    """Budget check and intent: the first, cheap half of a turn."""
     t0 = time.perf_counter()
     started_at = timezone.now()
     spans: list[dict] = []
@@ -144,59 +148,7 @@ def prepare_turn(state: SessionState, text: str, *, client_msg_id: str = "") -> 
         outputs={"intent": intent, "confidence": round(confidence, 4)},
         component_version=ctx.versions.get("intent_classifier", ""),
     )
-
-    hits: list[Hit] = []
-    if intent in NEEDS_RETRIEVAL and not degraded:
-        timings: dict = {}
-        a = time.perf_counter()
-        hits = retrieve(
-            text,
-            embedder_version=ctx.embedder_version,
-            intent=intent,
-            k=1 if tight else 3,
-            config=ctx.reranker_config,
-            timings=timings,
-        )
-        embed_end = a + timings["embed_ms"] / 1000
-        retrieve_end = embed_end + timings["retrieve_ms"] / 1000
-        _span(
-            spans,
-            "embed",
-            t0,
-            a,
-            embed_end,
-            inputs={"text": text},
-            outputs={"dimensions": 384},
-            component_version=ctx.embedder_version,
-        )
-        _span(spans, "retrieve", t0, embed_end, retrieve_end, outputs={"candidates": timings["candidates"]})
-        _span(
-            spans,
-            "rerank",
-            t0,
-            retrieve_end,
-            retrieve_end + timings["rerank_ms"] / 1000,
-            outputs={"citations": [h.citation() for h in hits], "best_score": timings["best_score"]},
-            component_version=ctx.versions.get("reranker", ""),
-        )
-
-    a = time.perf_counter()
-    prompt = Prompt(
-        system=SYSTEM_PROMPT,
-        context=[{"title": h.title, "text": h.text, "key": h.key} for h in hits],
-        history=history,
-        user=text,
-        intent=intent,
-    )
-    _span(
-        spans,
-        "prompt_assembly",
-        t0,
-        a,
-        time.perf_counter(),
-        outputs={"context_blocks": len(hits), "history_messages": len(history)},
-        component_version=prompt.version,
-    )
+    prompt = Prompt(system=SYSTEM_PROMPT, context=[], history=history, user=text, intent=intent)
     turn = PreparedTurn(
         uuid.uuid4(),
         uuid.uuid4(),
@@ -204,7 +156,7 @@ def prepare_turn(state: SessionState, text: str, *, client_msg_id: str = "") -> 
         text,
         intent,
         confidence,
-        hits,
+        [],
         prompt,
         ctx,
         degraded,
@@ -212,8 +164,72 @@ def prepare_turn(state: SessionState, text: str, *, client_msg_id: str = "") -> 
         t0,
         spans,
     )
-    turn.stream = stream_answer(prompt, hits, config=ctx.generator_config)
+    turn.needs_retrieval = intent in NEEDS_RETRIEVAL and not degraded
+    turn.tight = tight
     return turn
+
+
+def complete_turn(
+    turn: PreparedTurn, *, query_vector=None, embed_window: tuple[float, float] | None = None
+) -> PreparedTurn:
+    """Retrieval (with ``query_vector`` when the caller embedded it, e.g. in a batch), prompt
+    assembly and the generator stream: the second half of a turn, up to the first token."""
+    ctx, spans, t0 = turn.ctx, turn.spans, turn.t0
+    if turn.needs_retrieval:
+        a = time.perf_counter()
+        if query_vector is None:
+            query_vector = embed_query(turn.text)
+            embed_window = (a, time.perf_counter())
+        _span(
+            spans,
+            "embed",
+            t0,
+            *embed_window,
+            inputs={"text": turn.text},
+            outputs={"dimensions": 384},
+            component_version=ctx.embedder_version,
+        )
+        timings: dict = {}
+        a = time.perf_counter()
+        turn.hits = retrieve(
+            turn.text,
+            embedder_version=ctx.embedder_version,
+            intent=turn.intent,
+            k=1 if turn.tight else 3,
+            config=ctx.reranker_config,
+            timings=timings,
+            query_vector=query_vector,
+        )
+        retrieve_end = a + timings["retrieve_ms"] / 1000
+        _span(spans, "retrieve", t0, a, retrieve_end, outputs={"candidates": timings["candidates"]})
+        _span(
+            spans,
+            "rerank",
+            t0,
+            retrieve_end,
+            retrieve_end + timings["rerank_ms"] / 1000,
+            outputs={"citations": [h.citation() for h in turn.hits], "best_score": timings["best_score"]},
+            component_version=ctx.versions.get("reranker", ""),
+        )
+
+    a = time.perf_counter()
+    turn.prompt.context = [{"title": h.title, "text": h.text, "key": h.key} for h in turn.hits]
+    _span(
+        spans,
+        "prompt_assembly",
+        t0,
+        a,
+        time.perf_counter(),
+        outputs={"context_blocks": len(turn.hits), "history_messages": len(turn.prompt.history)},
+        component_version=turn.prompt.version,
+    )
+    turn.stream = stream_answer(turn.prompt, turn.hits, config=ctx.generator_config)
+    return turn
+
+
+def prepare_turn(state: SessionState, text: str, *, client_msg_id: str = "") -> PreparedTurn:
+    """Everything before the first token, in the calling thread (tools, tests, evaluation)."""
+    return complete_turn(classify_turn(state, text, client_msg_id=client_msg_id))
 
 
 def finish_turn(

@@ -230,14 +230,16 @@ def retrieve(
     k: int = 3,
     config: dict | None = None,
     timings: dict | None = None,
+    query_vector=None,
 ) -> list[Hit]:
     """Top-k hits (one per document) for ``query``, or [] when nothing is relevant enough.
 
+    ``query_vector`` skips embedding when the caller already has it (batched embedding).
     ``timings`` (if given) receives embed_ms, retrieve_ms and rerank_ms for the trace spans.
     """
     cfg = {**DEFAULT_RERANKER, **(config or {})}
     t0 = time.perf_counter()
-    vector = embed_query(query)
+    vector = embed_query(query) if query_vector is None else query_vector
     t1 = time.perf_counter()
     index = get_index(embedder_version)
     cands = candidates(index, query, vector, int(cfg["candidates"]))

@@ -35,8 +35,9 @@ class Command(BaseCommand):
         for row in rows:
             intent, _ = predict(model, row["query"])
             t0 = time.perf_counter()
-            top = retrieve(row["query"], embedder_version=ctx.embedder_version, intent=intent, k=k,
-                           config=ctx.reranker_config)  # fmt: skip
+            top = retrieve(
+                row["query"], embedder_version=ctx.embedder_version, intent=intent, k=k, config=ctx.reranker_config
+            )
             latencies.append((time.perf_counter() - t0) * 1000)
             keys = [h.key for h in top]
             rank = next((i + 1 for i, key in enumerate(keys) if key in row["relevant"]), None)
@@ -63,7 +64,15 @@ class Command(BaseCommand):
         if opts["show_misses"]:
             for query, relevant, got in misses:
                 self.stdout.write(f"  miss: {query!r} wanted {relevant} got {got}")
-        self.stdout.write(orjson.dumps({f"recall_at_{k}": round(recall, 4), f"mrr_at_{k}": round(mrr, 4), "queries": n,
-                                        "latency_p99_ms": round(q[98], 2)}).decode())  # fmt: skip
+        self.stdout.write(
+            orjson.dumps(
+                {
+                    f"recall_at_{k}": round(recall, 4),
+                    f"mrr_at_{k}": round(mrr, 4),
+                    "queries": n,
+                    "latency_p99_ms": round(q[98], 2),
+                }
+            ).decode()
+        )
         if recall < opts["min_recall"]:
             raise CommandError(f"Recall@{k} {recall:.3f} is under {opts['min_recall']}")

@@ -59,7 +59,7 @@ class Command(BaseCommand):
         version = component_version_register(
             kind=ComponentKind.INTENT_CLASSIFIER,
             actor="system:train_intent",
-            framework="scikit-learn TF-IDF (word 1-2, char 2-5) + logistic regression",
+            framework="scikit-learn TF-IDF (char_wb 3-4) + logistic regression",
             artifact_uri=str(path),
             artifact_sha256=digest,
             training_date=timezone.now(),
