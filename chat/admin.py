@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from audit.admin import AuditedAdminMixin
 from chat.models import Article, ChatSession, Feedback, IngestRun, KnowledgeChunk, KnowledgeDocument, Product, Trace
+from mangaconsole.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(Product)
@@ -17,19 +18,6 @@ class ArticleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("slug", "title", "body")
     readonly_fields = ("checksum", "source_path")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the bot and the ingest; the admin shows and searches."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(KnowledgeDocument)

@@ -1,19 +1,7 @@
 from django.contrib import admin
 
+from mangaconsole.lib.admin import ReadOnlyAdmin
 from registry.models import Alias, AliasEvent, Component, ComponentVersion, Release, ReleaseComponent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Registry rows are written by registry.services (audited); the admin shows and searches them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Component)

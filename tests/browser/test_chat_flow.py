@@ -4,10 +4,6 @@ pytest-django's live server speaks WSGI only, so this starts daphne in a subproc
 database (committed data: transactional tests).
 """
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from chat.models import Feedback, Span, Trace
+from mangaconsole.lib.asgi_server import daphne_start
 from mangaconsole.roles import Role
 from tests.browser.conftest import CHROMIUM_ARGS  # noqa: F401  (same launch flags)
 from tests.conftest import PASSWORD, make_user
@@ -30,27 +27,8 @@ def _database_env() -> dict:
 
 @pytest.fixture
 def asgi_server(transactional_db, serving):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
-    env.update(_database_env(), CHAT_WARM_UP="1", DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost")
-    log = Path(settings.VAR_DIR) / f"daphne-test-{port}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mangaconsole.asgi:application"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        assert proc.poll() is None, log.read_text()[-3000:]
-        time.sleep(0.3)
+    env = {"CHAT_WARM_UP": "1", "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DATABASE_URL": "", **_database_env()}
+    proc, port = daphne_start(env=env, log=Path(settings.VAR_DIR) / "daphne-browser-test.log")
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=20)

@@ -14,16 +14,15 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import orjson
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from mangaconsole.lib.asgi_server import daphne_start
 
 
 def _pct(values: list[float]) -> dict:
@@ -64,29 +63,12 @@ class Command(BaseCommand):
         self._report(result, stages, opts)
 
     def _start_daphne(self):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
         log = Path(settings.VAR_DIR) / "bench-chat-daphne.log"
-        env = {**os.environ, "CHAT_WARM_UP": "1"}
-        with log.open("w") as out:
-            proc = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mangaconsole.asgi:application"],
-                cwd=settings.BASE_DIR,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    return proc, f"ws://127.0.0.1:{port}"
-            if proc.poll() is not None:
-                raise CommandError(f"daphne exited: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
-        proc.terminate()
-        raise CommandError("daphne did not start within 90 s")
+        try:
+            proc, port = daphne_start(env={"CHAT_WARM_UP": "1"}, log=log)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc
+        return proc, f"ws://127.0.0.1:{port}"
 
     async def _session(self, url, questions, rng, turns, think_ms, stats, record=True):
         import websockets
