@@ -70,3 +70,26 @@ def test_an_admin_delete_records_the_deleted_row(client, personas):
     entry = AuditEntry.objects.order_by("-sequence").first()
     assert entry.action == AuditAction.ADMIN_DELETE
     assert entry.before["asin"] == "B0TESTBERS"
+
+
+def test_a_price_edit_is_audited(client, personas):
+    from finops.models import ModelPrice
+
+    price = ModelPrice.objects.create(
+        model_id="anthropic.claude-3-haiku", input_per_1k="0.00025", output_per_1k="0.00125"
+    )
+    client.force_login(personas[Role.ML_ENGINEER])
+    response = client.post(
+        f"/admin/finops/modelprice/{price.pk}/change/",
+        {
+            "model_id": price.model_id,
+            "input_per_1k": "0.0003",
+            "output_per_1k": "0.00125",
+            "currency": "USD",
+            "notes": "",
+        },
+    )
+    assert response.status_code == 302
+    entry = AuditEntry.objects.order_by("-sequence").first()
+    assert (entry.action, entry.target_type) == (AuditAction.ADMIN_CHANGE, "finops.modelprice")
+    assert entry.after["input_per_1k"] == "0.0003"

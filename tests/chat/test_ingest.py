@@ -88,3 +88,23 @@ def test_retrieval_cites_catalog_and_policy_and_admits_ignorance(serving):
     )
     assert policy[0].key == "policy:damaged-items"
     assert retrieve("zxqv blorf wug", embedder_version="embedder:v1", intent="faq") == []
+
+
+def test_a_real_celery_worker_runs_the_ingest_task(transactional_db, serving):
+    import time
+
+    from celery.contrib.testing.worker import start_worker
+
+    from chat.tasks import kb_ingest_task
+    from mangaconsole.celery import app
+
+    (serving["root"] / "knowledge" / "faq" / "posters.md").write_text("---\ntitle: Do you sell posters?\n---\nNo.")
+    with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=20):
+        kb_ingest_task.delay(sources=["faq"], trigger="test-worker")
+        deadline = time.monotonic() + 60
+        while not IngestRun.objects.filter(trigger="test-worker").exclude(finished_at=None).exists():
+            assert time.monotonic() < deadline, "the worker did not finish the ingest task in 60 s"
+            time.sleep(0.3)
+    run = IngestRun.objects.get(trigger="test-worker")
+    assert run.documents_processed == 1
+    assert KnowledgeDocument.objects.filter(key="faq:posters").exists()
