@@ -36,6 +36,8 @@ class TraceWriter:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self.written = 0
+        self.failed = 0
+        self._stop = threading.Event()
 
     def submit(self, turn: PendingTurn) -> None:
         from django.conf import settings
@@ -53,8 +55,24 @@ class TraceWriter:
                 self._thread = threading.Thread(target=self._run, name="trace-writer", daemon=True)
                 self._thread.start()
 
+    def stop(self, timeout: float = 5.0) -> None:
+        """Flush, end the writer thread and close its database connection (tests, shutdown)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.flush()
+        self._stop.clear()
+
     def _run(self) -> None:
-        while True:
+        from django.db import connections
+
+        try:
+            self._loop()
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
             try:
                 first = self._queue.get(timeout=self.interval)
             except queue.Empty:
@@ -79,43 +97,50 @@ class TraceWriter:
         return len(items)
 
     def _write(self, items: list[PendingTurn]) -> None:
-        from chat.models import ChatMessage, ChatSession, Span, Trace
-
+        """Bulk-insert ``items`` in one transaction; if that fails, write them one by one so a
+        single bad trace loses only itself (logged with its trace id)."""
         with self._flush_lock:
             try:
-                with transaction.atomic():
-                    Trace.objects.bulk_create([Trace(**t.trace) for t in items])
-                    Span.objects.bulk_create([Span(trace_id=t.trace["trace_id"], **s) for t in items for s in t.spans])
-                    sessions = {
-                        s.session_id: s
-                        for s in ChatSession.objects.filter(
-                            session_id__in={t.session_id for t in items if t.session_id}
-                        )
-                    }
-                    ChatMessage.objects.bulk_create(
-                        [
-                            ChatMessage(session=sessions[t.session_id], **m)
-                            for t in items
-                            for m in t.messages
-                            if t.session_id in sessions
-                        ]
-                    )
-                    for t in items:
-                        session = sessions.get(t.session_id)
-                        if session is not None and t.tokens_used is not None:
-                            session.tokens_used = t.tokens_used
-                            session.last_seen_at = t.trace["started_at"]
-                            if t.budget_exhausted and session.budget_exhausted_at is None:
-                                session.budget_exhausted_at = t.trace["started_at"]
-                    ChatSession.objects.bulk_update(
-                        sessions.values(), ["tokens_used", "last_seen_at", "budget_exhausted_at"]
-                    )
-                self.written += len(items)
-            except Exception:  # a failed batch is logged with its trace ids, never silently dropped
-                log.exception(
-                    "trace writer: could not write %s traces: %s", len(items), [str(t.trace["trace_id"]) for t in items]
-                )
-                raise
+                self._insert(items)
+                return
+            except Exception:
+                if len(items) == 1:
+                    log.exception("trace writer: could not write trace %s", items[0].trace.get("trace_id"))
+                    self.failed += 1
+                    return
+                log.warning("trace writer: a batch of %s failed; writing them one by one", len(items))
+            for item in items:
+                try:
+                    self._insert([item])
+                except Exception:
+                    log.exception("trace writer: could not write trace %s", item.trace.get("trace_id"))
+                    self.failed += 1
+
+    def _insert(self, items: list[PendingTurn]) -> None:
+        from chat.models import ChatMessage, ChatSession, Span, Trace
+
+        with transaction.atomic():
+            Trace.objects.bulk_create([Trace(**t.trace) for t in items])
+            Span.objects.bulk_create([Span(trace_id=t.trace["trace_id"], **s) for t in items for s in t.spans])
+            session_ids = {t.session_id for t in items if t.session_id}
+            sessions = {s.session_id: s for s in ChatSession.objects.filter(session_id__in=session_ids)}
+            ChatMessage.objects.bulk_create(
+                [
+                    ChatMessage(session=sessions[t.session_id], **m)
+                    for t in items
+                    for m in t.messages
+                    if t.session_id in sessions
+                ]
+            )
+            for t in items:
+                session = sessions.get(t.session_id)
+                if session is not None and t.tokens_used is not None:
+                    session.tokens_used = t.tokens_used
+                    session.last_seen_at = t.trace["started_at"]
+                    if t.budget_exhausted and session.budget_exhausted_at is None:
+                        session.budget_exhausted_at = t.trace["started_at"]
+            ChatSession.objects.bulk_update(sessions.values(), ["tokens_used", "last_seen_at", "budget_exhausted_at"])
+        self.written += len(items)
 
 
 writer = TraceWriter()

@@ -45,6 +45,8 @@ def test_the_writer_thread_bulk_inserts_without_the_caller_waiting(transactional
     assert Trace.objects.count() == 50
     assert Span.objects.count() == 50
     assert submit_ms < 500  # queued, not written, by the caller
+    writer.stop()
+    assert not writer._thread.is_alive()
     session.refresh_from_db()
     assert session.tokens_used == 12
     assert session.messages.count() == 50
@@ -101,3 +103,17 @@ def test_the_trace_page_shows_spans_timings_and_feedback(client, personas):
     assert "wrong volume" in html
     assert "Span timings" in html
     assert client.get(f"/traces/{uuid.uuid4()}/").status_code == 404
+
+
+def test_one_bad_trace_in_a_batch_loses_only_itself(transactional_db):
+    now = timezone.now()
+    session = ChatSession.objects.create(session_id=uuid.uuid4(), created_at=now, last_seen_at=now, token_budget=100)
+    good, bad, also_good = _turn(session.session_id), _turn(session.session_id), _turn(session.session_id)
+    bad.trace["user_text"] = None  # NOT NULL: the batch insert fails
+    writer = TraceWriter()
+    writer._write([good, bad, also_good])
+    assert set(Trace.objects.values_list("trace_id", flat=True)) == {
+        good.trace["trace_id"],
+        also_good.trace["trace_id"],
+    }
+    assert (writer.written, writer.failed) == (2, 1)
