@@ -17,6 +17,7 @@ class AuditAction(models.TextChoices):
     ALIAS_MOVE = "registry.alias_move", "Alias moved"
     KB_INGEST = "chat.kb_ingest", "Knowledge base ingested"
     PRICE_CHANGE = "finops.price_change", "Model price changed"
+    GUARDRAIL_REVIEW = "guardrails.review", "Guardrail decision reviewed"
 
 
 class AuditEntry(models.Model):

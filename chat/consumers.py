@@ -6,7 +6,8 @@ Client → server frames:
 Server → client frames:
   {"type": "session", "session_id", "resumed", "token_budget", "tokens_used", "generator"}   (on connect)
   {"type": "token", "message_id", "text"}   (many), then
-  {"type": "done", "message_id", "trace_id", "intent", "citations", "release", ...}
+  {"type": "replace", "message_id", "text", "verdict", "reason"}   when a guardrail replaced the streamed answer
+  {"type": "done", "message_id", "trace_id", "intent", "citations", "release", "guardrail", ...}
   {"type": "feedback_ack", "message_id", "value"}
   {"type": "error", "code", "detail"}   for anything wrong; the connection stays usable.
 
@@ -28,7 +29,17 @@ from django.utils import timezone
 
 from chat.embeddings import batcher
 from chat.generation import GenerationError, Usage
-from chat.pipeline import NotServing, SessionState, classify_turn, complete_turn, finish_turn, serving_context
+from chat.pipeline import (
+    NotServing,
+    SessionState,
+    classify_turn,
+    complete_turn,
+    finish_turn,
+    guard_turn,
+    serving_context,
+    stream_guard,
+)
+from guardrails.pii import redact_text
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -76,7 +87,7 @@ def _save_feedback(state: SessionState, message_id: uuid.UUID, value: str, comme
             "intent": info["intent"],
             "release": info["release"],
             "value": value,
-            "comment": comment[:2000],
+            "comment": redact_text(comment[:2000]),  # PII never stored in clear (US-10.3)
             "created_at": timezone.now(),
         },
     )
@@ -168,10 +179,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except GenerationError as exc:
             return await self._error(exc.code, exc.detail)
         message_id = str(turn.message_id)
-        local = turn.ctx.generator_config.get("provider", "local") == "local"
+        local = (turn.generator_config or {}).get("provider", "local") in ("local", "scripted") or turn.blocked
         pieces, usage, error = [], None, ""
         gen_start, first_at = time.perf_counter(), None
         stream = turn.stream
+        guard = stream_guard(turn)
         try:
             while True:
                 # The local responder is pure computation: iterate it here. Remote providers block
@@ -182,23 +194,49 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 if isinstance(item, Usage):
                     usage = item
                     continue
-                if first_at is None:
-                    first_at = time.perf_counter()
                 pieces.append(item)
-                await self._send({"type": "token", "message_id": message_id, "text": item})
+                # The streaming guardrail holds back a short window and stops at a violation (US-7.4).
+                out = guard.feed(item) if guard is not None else item
+                if out:
+                    if first_at is None:
+                        first_at = time.perf_counter()
+                    await self._send({"type": "token", "message_id": message_id, "text": out})
+                if guard is not None and guard.violation is not None:
+                    stream.close()  # stop generation
+                    log.warning("streaming guardrail cut an answer (trace %s)", turn.trace_id)
+                    break
+            if guard is not None:
+                tail = guard.finish()
+                if tail:
+                    first_at = first_at or time.perf_counter()
+                    await self._send({"type": "token", "message_id": message_id, "text": tail})
         except GenerationError as exc:
             error = f"{exc.code}: {exc.detail}"
             await self._error(exc.code, "The answer could not be generated right now; please try again.")
         gen_end = time.perf_counter()
+        outcome = await sync_to_async(guard_turn, thread_sensitive=False)(
+            turn, "".join(pieces), guard, regenerate=not error
+        )
+        if outcome.replaced and not error:
+            await self._send(
+                {
+                    "type": "replace",
+                    "message_id": message_id,
+                    "text": outcome.answer,
+                    "verdict": outcome.verdict,
+                    "reason": outcome.reason,
+                }
+            )
         payload = await sync_to_async(finish_turn, thread_sensitive=False)(
             self.state,
             turn,
-            answer="".join(pieces),
+            answer=outcome.answer,
             usage=usage,
             gen_start=gen_start,
             first_token_at=first_at,
             gen_end=gen_end,
             error=error,
+            outcome=outcome,
         )
         self.turns[turn.message_id] = {"trace_id": turn.trace_id, "intent": turn.intent, "release": turn.ctx.release}
         if not error:

@@ -18,6 +18,12 @@ from dataclasses import dataclass, field
 
 from chat.retrieval import Hit
 
+STRICT_SUFFIX = (
+    "STRICT MODE: your previous answer stated facts the context does not support. Use only sentences you can "
+    "support word for word from the context; quote prices exactly as the catalog gives them; mention no ASIN, "
+    "link or store that is not in the context; if unsure, say you don't know."
+)
+_CONTEXT_TAG = re.compile(r"</?\s*context\s*>", re.IGNORECASE)
 FALLBACK_NO_CONTEXT = (
     "I'm sorry, I don't know that one: I couldn't find it in our catalog, FAQ or policies, and I'd rather not guess. "
     "You can rephrase, or ask to talk to a person."
@@ -32,10 +38,19 @@ class Prompt:
     user: str
     intent: str
     version: str = "builtin-templates:v1"
+    strict: bool = False  # a regeneration after a failed faithfulness/price/ASIN check (US-7.3)
+
+    @property
+    def system_text(self) -> str:
+        return f"{self.system} {STRICT_SUFFIX}" if self.strict else self.system
 
     def messages(self) -> list[dict]:
         """Chat messages with the retrieved text kept apart from instructions (S12)."""
-        context = "\n\n".join(f"[{i + 1}] {c['title']}\n{c['text']}" for i, c in enumerate(self.context))
+        # Retrieved text cannot close or open the context block it sits in.
+        context = "\n\n".join(
+            f"[{i + 1}] {_CONTEXT_TAG.sub('', c['title'])}\n{_CONTEXT_TAG.sub('', c['text'])}"
+            for i, c in enumerate(self.context)
+        )
         user = self.user if not context else f"<context>\n{context}\n</context>\n\nQuestion: {self.user}"
         return [*self.history, {"role": "user", "content": user}]
 
@@ -151,7 +166,7 @@ def stream_local(prompt: Prompt, hits: list[Hit], *, max_tokens: int) -> Iterato
     if len(pieces) > max_tokens:
         pieces, stop = pieces[:max_tokens], "max_tokens"
     yield from pieces
-    input_text = prompt.system + json.dumps(prompt.messages())
+    input_text = prompt.system_text + json.dumps(prompt.messages())
     yield Usage(count_tokens(input_text), len(pieces), stop, "local-grounded-responder")
 
 
@@ -170,11 +185,11 @@ def stream_bedrock(prompt: Prompt, *, config: dict, client=None) -> Iterator[str
     try:
         response = client.converse_stream(
             modelId=model_id,
-            system=[{"text": prompt.system}],
+            system=[{"text": prompt.system_text}],
             messages=messages,
             inferenceConfig={
                 "maxTokens": int(config.get("max_tokens", 400)),
-                "temperature": float(config.get("temperature", 0.2)),
+                "temperature": 0.0 if prompt.strict else float(config.get("temperature", 0.2)),
             },
         )
         stop, usage = "end_turn", {}
@@ -210,10 +225,10 @@ def stream_openai_compatible(prompt: Prompt, *, config: dict, http_client=None) 
     base = config["base_url"].rstrip("/")
     body = {
         "model": config["model_id"],
-        "messages": [{"role": "system", "content": prompt.system}, *prompt.messages()],
+        "messages": [{"role": "system", "content": prompt.system_text}, *prompt.messages()],
         "stream": True,
         "max_tokens": int(config.get("max_tokens", 400)),
-        "temperature": float(config.get("temperature", 0.2)),
+        "temperature": 0.0 if prompt.strict else float(config.get("temperature", 0.2)),
         "stream_options": {"include_usage": True},
     }
     headers = {"Authorization": f"Bearer {config['api_key']}"} if config.get("api_key") else {}
@@ -256,8 +271,30 @@ def stream_openai_compatible(prompt: Prompt, *, config: dict, http_client=None) 
     )
 
 
+# ------------------------------------------------------------------------------------- scripted
+def stream_scripted(prompt: Prompt, *, config: dict) -> Iterator[str | Usage]:
+    """A scripted generator for tests and guardrail drills: it replays the canned answer of the first
+    ``script`` rule whose ``match`` regex finds the user's message (else ``default``), in
+    ``chunk_chars``-sized pieces when given. Like LiteLLM's ``mock_response``, it lets a test make the
+    "model" say exactly what a fooled LLM would (a leaked email, a made-up price) so that the real
+    guardrails can be seen catching it. On a strict regeneration it plays the rule's ``strict`` answer."""
+    answer, strict = config.get("default", "OK."), None
+    for rule in config.get("script", []):
+        if re.search(rule["match"], prompt.user, re.IGNORECASE):
+            answer, strict = rule["answer"], rule.get("strict")
+            break
+    if prompt.strict and strict:
+        answer = strict
+    size = int(config.get("chunk_chars") or 0)
+    pieces = [answer[i : i + size] for i in range(0, len(answer), size)] if size else tokenise_for_stream(answer)
+    yield from pieces
+    yield Usage(count_tokens(prompt.system_text + json.dumps(prompt.messages())), len(pieces), "end_turn", "scripted")
+
+
 def stream_answer(prompt: Prompt, hits: list[Hit], *, config: dict) -> Iterator[str | Usage]:
     provider = config.get("provider", "local")
+    if provider == "scripted":
+        return stream_scripted(prompt, config=config)
     if provider == "local":
         return stream_local(prompt, hits, max_tokens=int(config.get("max_tokens", 400)))
     if provider == "bedrock":

@@ -181,6 +181,10 @@ class Trace(models.Model):
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     degraded = models.BooleanField(default=False, help_text="Token budget exceeded: shorter context, no retrieval")
     error = models.TextField(blank=True)
+    guardrail_verdict = models.CharField(
+        max_length=12, blank=True, db_index=True, help_text="pass, modified, regenerated, replaced or blocked"
+    )
+    guardrail_reason = models.CharField(max_length=200, blank=True, help_text="The checks behind the verdict")
 
     class Meta:
         ordering = ["-started_at"]

@@ -8,6 +8,8 @@ trace with one span per stage and hands it to the buffered writer. What serves c
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,12 +19,17 @@ from django.utils import timezone
 
 from chat import intent as intent_model
 from chat.embeddings import embed_query
-from chat.generation import Prompt, count_tokens, stream_answer
+from chat.generation import Prompt, Usage, count_tokens, stream_answer, tokenise_for_stream
 from chat.retrieval import Hit, retrieve
 from chat.traces import PendingTurn, writer
 from finops.services import token_cost
+from guardrails.checks import Decision, pre_checks
+from guardrails.policy import Policy, default_policy, policy_from_version
+from guardrails.runtime import GuardOutcome, blocked_outcome, guard_answer
+from guardrails.streaming import StreamGuard, published_shapes
 from registry.selectors import release_for_alias, release_versions
 
+log = logging.getLogger(__name__)
 NEEDS_RETRIEVAL = {"recommendation", "product_question", "faq", "order_tracking", "return_request", "promotion"}
 SYSTEM_PROMPT = (
     "You are MangaAssist, a shopping assistant for a manga store. Answer only from the context given "
@@ -43,6 +50,7 @@ class ServingContext:
     embedder_version: str
     reranker_config: dict
     generator_config: dict
+    policy: Policy
 
 
 _serving_cache: dict[int, ServingContext] = {}
@@ -66,6 +74,10 @@ def serving_context() -> ServingContext:
         embedder_version=versions["embedder"].version_id,
         reranker_config=versions["reranker"].config if "reranker" in versions else {},
         generator_config=versions["generator"].config if "generator" in versions else {"provider": "local"},
+        # A release cut before guardrail policies existed still runs the built-in default policy.
+        policy=policy_from_version(versions["guardrail_policy"])
+        if "guardrail_policy" in versions
+        else default_policy(),
     )
     _serving_cache[release.pk] = ctx
     return ctx
@@ -98,6 +110,10 @@ class PreparedTurn:
     stream: object = None
     needs_retrieval: bool = False
     tight: bool = False
+    blocked: Decision | None = None  # a pre-generation guardrail refused the message
+    fallback: str = ""
+    guard_decisions: list[Decision] = field(default_factory=list)
+    generator_config: dict | None = None  # the release's, unless a caller overrides it
 
 
 def _span(spans: list, name: str, t0: float, start: float, end: float, **fields) -> None:
@@ -113,12 +129,35 @@ def _span(spans: list, name: str, t0: float, start: float, end: float, **fields)
     )
 
 
+def _guard_spans(spans: list, t0: float, decisions: list[Decision], version: str) -> None:
+    """One span per guardrail decision (US-7.1: every decision is a span on the turn's trace)."""
+    for d in decisions:
+        end = time.perf_counter()
+        spans.append(
+            {
+                "ordinal": len(spans),
+                "name": f"guardrail:{d.check}"[:40],
+                "parent": f"guardrails_{d.stage}",
+                "start_ms": round((end - t0) * 1000 - d.latency_ms, 3),
+                "duration_ms": round(d.latency_ms, 4),
+                "outputs": {"verdict": d.verdict, "score": d.score, **d.detail},
+                "component_version": version,
+            }
+        )
+
+
 def classify_turn(state: SessionState, text: str, *, client_msg_id: str = "") -> PreparedTurn:
-    """Budget check and intent: the first, cheap half of a turn."""
+    """Pre-generation guardrails, budget check and intent: the first, cheap half of a turn.
+
+    The message is redacted first (US-10.3): everything after, from the intent model to the
+    generator and the stored trace, sees only the redacted text."""
     t0 = time.perf_counter()
     started_at = timezone.now()
     spans: list[dict] = []
     ctx = serving_context()
+    pre = pre_checks(text, ctx.policy)
+    _guard_spans(spans, t0, pre.decisions, ctx.policy.version)
+    text = pre.text
 
     # Budget (US-6.1): over the budget the turn degrades (no retrieval, no history) instead of failing.
     a = time.perf_counter()
@@ -164,17 +203,28 @@ def classify_turn(state: SessionState, text: str, *, client_msg_id: str = "") ->
         t0,
         spans,
     )
-    turn.needs_retrieval = intent in NEEDS_RETRIEVAL and not degraded
+    turn.needs_retrieval = intent in NEEDS_RETRIEVAL and not degraded and pre.blocked is None
     turn.tight = tight
+    turn.blocked, turn.fallback, turn.guard_decisions = pre.blocked, pre.fallback, list(pre.decisions)
+    if pre.blocked is not None:
+        # logged for security review: the check and the trace id, never the text
+        log.warning("guardrail blocked a message: %s (trace %s)", pre.blocked.check, turn.trace_id)
     return turn
 
 
 def complete_turn(
-    turn: PreparedTurn, *, query_vector=None, embed_window: tuple[float, float] | None = None
+    turn: PreparedTurn,
+    *,
+    query_vector=None,
+    embed_window: tuple[float, float] | None = None,
+    generator_config: dict | None = None,
 ) -> PreparedTurn:
     """Retrieval (with ``query_vector`` when the caller embedded it, e.g. in a batch), prompt
     assembly and the generator stream: the second half of a turn, up to the first token."""
     ctx, spans, t0 = turn.ctx, turn.spans, turn.t0
+    if turn.blocked is not None:
+        turn.stream = _fixed_stream(turn.fallback)
+        return turn
     if turn.needs_retrieval:
         a = time.perf_counter()
         if query_vector is None:
@@ -223,13 +273,103 @@ def complete_turn(
         outputs={"context_blocks": len(turn.hits), "history_messages": len(turn.prompt.history)},
         component_version=turn.prompt.version,
     )
-    turn.stream = stream_answer(turn.prompt, turn.hits, config=ctx.generator_config)
+    turn.stream = stream_answer(turn.prompt, turn.hits, config=generator_config or ctx.generator_config)
+    turn.generator_config = generator_config or ctx.generator_config
     return turn
 
 
-def prepare_turn(state: SessionState, text: str, *, client_msg_id: str = "") -> PreparedTurn:
-    """Everything before the first token, in the calling thread (tools, tests, evaluation)."""
-    return complete_turn(classify_turn(state, text, client_msg_id=client_msg_id))
+def _fixed_stream(text: str):
+    yield from tokenise_for_stream(text)
+    yield Usage(0, 0, "guardrail_block", "guardrail")
+
+
+def regenerate_strict(turn: PreparedTurn) -> str:
+    """The same prompt again under stricter constraints (temperature 0, context-only), collected."""
+    prompt = dataclasses.replace(turn.prompt, strict=True)
+    config = turn.generator_config or turn.ctx.generator_config
+    return "".join(p for p in stream_answer(prompt, turn.hits, config=config) if isinstance(p, str))
+
+
+def stream_guard(turn: PreparedTurn) -> StreamGuard | None:
+    """The streaming filter for this turn (None for a blocked turn: its fallback is ours)."""
+    if turn.blocked is not None:
+        return None
+    allow = published_shapes(" ".join(h.text for h in turn.hits)) if turn.hits else frozenset()
+    return StreamGuard(turn.ctx.policy, allow=allow)
+
+
+def guard_turn(
+    turn: PreparedTurn, streamed: str, guard: StreamGuard | None, *, regenerate: bool = True
+) -> GuardOutcome:
+    """Streaming verdict and post-generation checks on the assembled answer, with one strict
+    regeneration when a check fails (run in a worker thread by the consumer)."""
+    if turn.blocked is not None:
+        return blocked_outcome(turn.fallback, [], turn.blocked.check)
+    return guard_answer(
+        streamed,
+        hits=turn.hits,
+        question=turn.text,
+        policy=turn.ctx.policy,
+        stream_guard=guard,
+        regenerate=(lambda: regenerate_strict(turn)) if regenerate else None,
+    )
+
+
+def prepare_turn(
+    state: SessionState, text: str, *, client_msg_id: str = "", generator_config: dict | None = None
+) -> PreparedTurn:
+    """Everything before the first token, in the calling thread (tools, tests, evaluation).
+    ``generator_config`` overrides the release's generator (the adversarial suite's scripted model)."""
+    return complete_turn(classify_turn(state, text, client_msg_id=client_msg_id), generator_config=generator_config)
+
+
+@dataclass
+class TurnResult:
+    answer: str
+    streamed: str  # what the client was sent before any replacement
+    outcome: GuardOutcome
+    payload: dict
+    turn: PreparedTurn
+
+
+def run_turn(
+    state: SessionState, text: str, *, generator_config: dict | None = None, record: bool = True
+) -> TurnResult:
+    """A whole turn, synchronously, exactly as the WebSocket consumer runs it (the adversarial suite,
+    benchmarks and evaluation use it): pre-guardrails, generation through the streaming filter,
+    post-guardrails, trace."""
+    turn = prepare_turn(state, text, generator_config=generator_config)
+    guard = stream_guard(turn)
+    sent, raw, usage, first_at = [], [], None, None
+    gen_start = time.perf_counter()
+    for item in turn.stream:
+        if isinstance(item, Usage):
+            usage = item
+            continue
+        raw.append(item)
+        out = guard.feed(item) if guard is not None else item
+        if out:
+            first_at = first_at or time.perf_counter()
+            sent.append(out)
+        if guard is not None and guard.violation is not None:
+            turn.stream.close()  # stop generation
+            break
+    if guard is not None:
+        sent.append(guard.finish())
+    gen_end = time.perf_counter()
+    outcome = guard_turn(turn, "".join(raw), guard)
+    payload = finish_turn(
+        state,
+        turn,
+        answer=outcome.answer,
+        usage=usage,
+        gen_start=gen_start,
+        first_token_at=first_at,
+        gen_end=gen_end,
+        outcome=outcome,
+        record=record,
+    )
+    return TurnResult(outcome.answer, "".join(sent), outcome, payload, turn)
 
 
 def finish_turn(
@@ -242,6 +382,8 @@ def finish_turn(
     first_token_at: float | None,
     gen_end: float | None = None,
     error: str = "",
+    outcome: GuardOutcome | None = None,
+    record: bool = True,
 ) -> dict:
     """Price the turn, queue its trace, update the session. Returns the ``done`` frame's payload.
 
@@ -269,6 +411,10 @@ def finish_turn(
         cost_usd=cost,
         error=error,
     )
+    guard_decisions = [*turn.guard_decisions, *(outcome.decisions if outcome else [])]
+    if outcome is not None:
+        _guard_spans(turn.spans, turn.t0, outcome.decisions, turn.ctx.policy.version)
+    verdict = outcome.verdict if outcome is not None else ("blocked" if turn.blocked else "")
     state.tokens_used += in_tok + out_tok
     now = timezone.now()
     state.history += [{"role": "user", "content": turn.text}, {"role": "assistant", "content": answer}]
@@ -292,6 +438,8 @@ def finish_turn(
         "cost_usd": Decimal(cost),
         "degraded": turn.degraded,
         "error": error,
+        "guardrail_verdict": verdict,
+        "guardrail_reason": (outcome.reason if outcome else "")[:200],
     }
     messages = [
         {
@@ -310,16 +458,34 @@ def finish_turn(
             "created_at": now,
         },
     ]
-    writer.submit(
-        PendingTurn(
-            trace=trace,
-            spans=turn.spans,
-            messages=messages,
-            session_id=state.session_id,
-            tokens_used=state.tokens_used,
-            budget_exhausted=state.tokens_used >= state.budget,
+    if record:  # a drill (guardrails_suite, bench_guardrails) stores nothing
+        writer.submit(
+            PendingTurn(
+                trace=trace,
+                spans=turn.spans,
+                messages=messages,
+                session_id=state.session_id,
+                tokens_used=state.tokens_used,
+                budget_exhausted=state.tokens_used >= state.budget,
+                events=[
+                    {
+                        "trace_id": turn.trace_id,
+                        "session_id": state.session_id,
+                        "release": turn.ctx.release,
+                        "policy_version": turn.ctx.policy.version,
+                        "stage": d.stage,
+                        "check_name": d.check,
+                        "verdict": d.verdict,
+                        "latency_ms": round(d.latency_ms, 4),
+                        "score": d.score,
+                        "detail": d.detail,
+                        "text": turn.text if d.verdict in ("block", "modify") else "",
+                        "created_at": turn.started_at,
+                    }
+                    for d in guard_decisions
+                ],
+            )
         )
-    )
     return {
         "message_id": str(turn.message_id),
         "trace_id": str(turn.trace_id),
@@ -329,6 +495,7 @@ def finish_turn(
         "degraded": turn.degraded,
         "tokens_used": state.tokens_used,
         "token_budget": state.budget,
+        "guardrail": {"verdict": verdict, "reason": outcome.reason if outcome else ""},
     }
 
 

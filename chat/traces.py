@@ -26,6 +26,7 @@ class PendingTurn:
     session_id: str | None = None
     tokens_used: int | None = None
     budget_exhausted: bool = False
+    events: list[dict] = field(default_factory=list)  # guardrail decisions (guardrails.GuardrailEvent)
 
 
 class TraceWriter:
@@ -118,9 +119,11 @@ class TraceWriter:
 
     def _insert(self, items: list[PendingTurn]) -> None:
         from chat.models import ChatMessage, ChatSession, Span, Trace
+        from guardrails.models import GuardrailEvent
 
         with transaction.atomic():
             Trace.objects.bulk_create([Trace(**t.trace) for t in items])
+            GuardrailEvent.objects.bulk_create([GuardrailEvent(**e) for t in items for e in t.events])
             Span.objects.bulk_create([Span(trace_id=t.trace["trace_id"], **s) for t in items for s in t.spans])
             session_ids = {t.session_id for t in items if t.session_id}
             sessions = {s.session_id: s for s in ChatSession.objects.filter(session_id__in=session_ids)}

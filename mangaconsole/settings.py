@@ -236,4 +236,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # presidio logs every recognizer it loads and every analysis at INFO
+    "loggers": {"presidio-analyzer": {"level": "WARNING"}, "presidio-anonymizer": {"level": "WARNING"}},
 }

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from guardrails.policy import DEFAULT_POLICY
 from registry.models import (
     Alias,
     AliasEvent,
@@ -179,6 +180,10 @@ DEFAULT_COMPONENTS = {
             "candidates": 30,
             "k": 3,
         },
+    },
+    ComponentKind.GUARDRAIL_POLICY: {
+        "framework": "guardrails (rules, presidio pattern recognizers; no classifier until train_guardrails)",
+        "config": DEFAULT_POLICY,
     },
     ComponentKind.GENERATOR: {
         "framework": "local grounded responder (not an LLM)",

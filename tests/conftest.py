@@ -89,6 +89,17 @@ def intent_artifact(tmp_path_factory) -> dict:
     }
 
 
+@pytest.fixture(scope="session")
+def guard_artifact(tmp_path_factory) -> dict:
+    """The injection classifier trained on the repository's dataset, once per test session."""
+    from guardrails import injection
+    from guardrails.management.commands.train_guardrails import DATA
+
+    result = injection.train(DATA)
+    path = tmp_path_factory.mktemp("artifacts") / "injection.pkl"
+    return {"path": path, "sha256": injection.save(result.model, path), "metrics": result.metrics}
+
+
 @pytest.fixture
 def kb_dir(tmp_path) -> Path:
     """A copy of the data folder with the catalog cut to ~40 products (fast to embed)."""
@@ -105,8 +116,9 @@ def kb_dir(tmp_path) -> Path:
 
 
 @pytest.fixture
-def serving(db, settings, intent_artifact, kb_dir):
-    """Production release 1: trained intent model, default embedder/reranker/local responder, KB ingested."""
+def serving(db, settings, intent_artifact, guard_artifact, kb_dir):
+    """Production release 1: trained intent model, default embedder/reranker/local responder, the
+    default guardrail policy with its trained injection classifier, KB ingested."""
     from chat.ingest import kb_ingest
     from chat.pipeline import _serving_cache
     from chat.retrieval import reset_index
@@ -124,10 +136,23 @@ def serving(db, settings, intent_artifact, kb_dir):
         metrics=intent_artifact["metrics"],
         dataset_hash=intent_artifact["dataset_hash"],
     )
+    from guardrails import catalog as guard_catalog
+    from guardrails.policy import DEFAULT_POLICY
+
+    component_version_register(
+        kind=ComponentKind.GUARDRAIL_POLICY,
+        actor="system:test",
+        framework="guardrails",
+        artifact_uri=str(guard_artifact["path"]),
+        artifact_sha256=guard_artifact["sha256"],
+        metrics=guard_artifact["metrics"],
+        config=DEFAULT_POLICY,
+    )
     release = production_bootstrap(actor="system:test")
     run = kb_ingest(embedder_version="embedder:v1", root=kb_dir)
     _serving_cache.clear()
     reset_index()
+    guard_catalog.reset()
     from django.core.cache import cache
 
     cache.clear()

@@ -68,7 +68,13 @@ def test_a_turn_streams_tokens_then_done_and_stores_its_trace(serving):
     assert trace.versions["intent_classifier"] == "intent_classifier:v1"
     assert trace.versions["embedder"] == "embedder:v1"
     spans = list(Span.objects.filter(trace=trace).values_list("name", flat=True))
-    assert spans == ["budget", "intent", "embed", "retrieve", "rerank", "prompt_assembly", "generate"]
+    stages = [s for s in spans if not s.startswith("guardrail:")]
+    assert stages == ["budget", "intent", "embed", "retrieve", "rerank", "prompt_assembly", "generate"]
+    # every guardrail decision is a span: pre checks before the intent, stream and post after generation
+    guards = [s.removeprefix("guardrail:") for s in spans if s.startswith("guardrail:")]
+    assert guards[:5] == ["input_length", "pii_input", "injection_rules", "injection_classifier", "input_toxicity"]
+    assert {"stream_filter", "asin", "price", "url", "pii_output", "competitor", "faithfulness"} <= set(guards)
+    assert trace.guardrail_verdict == "pass"
     generate = Span.objects.get(trace=trace, name="generate")
     assert generate.output_tokens > 0
     assert generate.stop_reason == "end_turn"

@@ -7,7 +7,7 @@ from finops.services import prices_load
 from mangaconsole.env import env
 from mangaconsole.roles import Role, roles_sync
 from mangaconsole.services import demo_users_ensure
-from registry.models import ComponentKind, ComponentVersion
+from registry.models import Alias, AliasName, ComponentKind, ComponentVersion
 from registry.services import production_bootstrap, registry_defaults_ensure
 
 
@@ -33,6 +33,13 @@ class Command(BaseCommand):
         if not ComponentVersion.objects.filter(component__kind=ComponentKind.INTENT_CLASSIFIER).exists():
             self.stdout.write("Training the intent classifier (first run only)…")
             call_command("train_intent", stdout=self.stdout)
+        trained_policy = ComponentVersion.objects.filter(component__kind=ComponentKind.GUARDRAIL_POLICY).exclude(
+            artifact_uri=""
+        )
+        if not trained_policy.exists():
+            self.stdout.write("Training the injection classifier of the guardrail policy (first run only)…")
+            serving = Alias.objects.filter(name=AliasName.PRODUCTION).exists()
+            call_command("train_guardrails", promote=serving, stdout=self.stdout)
         release = production_bootstrap(actor="system:seed_demo")
         out = self.stdout.write
         out(f"Catalog: {catalog.created} created, {catalog.updated} updated, {catalog.unchanged} unchanged.")

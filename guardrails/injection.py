@@ -1,0 +1,256 @@
+"""Prompt-injection detection in two layers (US-7.2, S12).
+
+1. **Rules** over the message and its de-obfuscated variants: Unicode NFKC with zero-width and
+   soft-hyphen characters removed, leetspeak mapped back to letters, spaced-out letters joined,
+   and any base64 or hex run decoded. Each rule has a name, so the security-review log says which
+   fired. Hidden characters inside words are a finding of their own.
+2. A **classifier** (scikit-learn TF-IDF word 1-2 and char_wb 3-5 grams into logistic regression)
+   trained on ``guardrails/data/injection_train.jsonl`` (labelled attacks and benign shopper
+   messages), registered in the registry as the guardrail policy's artifact with its held-out
+   metrics (``manage.py train_guardrails``). It catches phrasings the rules do not know.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import pickle
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e]")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
+_SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
+_B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_HEX = re.compile(r"(?:\\x)?(?:[0-9a-fA-F]{2}(?:\s|\\x)?){8,}")
+
+_OVERRIDE_VERB = r"(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|neglect|set aside)"
+_TARGET = r"(?:instructions?|rules?|prompts?|directions?|guidelines?|directives?|guardrails?|restrictions?|programming|constraints?|context|messages?)"  # noqa: E501
+
+RULES: list[tuple[str, re.Pattern]] = [
+    (
+        "instruction_override",
+        re.compile(
+            rf"\b{_OVERRIDE_VERB}\b(?:\W+\w+){{0,4}}?\W+(?:previous|prior|above|earlier|preceding|original|initial|"
+            rf"system|all|any|every|your|the|these|those)\b(?:\W+\w+){{0,3}}?\W+{_TARGET}\b"
+        ),
+    ),
+    (
+        "instruction_override",
+        re.compile(rf"\b{_OVERRIDE_VERB}\s+(?:everything|all)\s+(?:above|before|you were told)\b"),
+    ),
+    (
+        "new_instructions",
+        re.compile(r"\b(?:new|updated|real|actual|secret)\s+(?:instructions?|rules|system prompt)\s*:"),
+    ),
+    (
+        "role_reassignment",
+        re.compile(
+            r"\b(?:you are now|you're now|from now on,? you|you will now act|you are no longer|"
+            r"act as (?:an? )?(?:unrestricted|unfiltered|evil|different|new)|pretend (?:to be|you are|you're)|"
+            r"roleplay as|role-play as|role play as|let's play a game where you|imagine you are an? (?:ai|assistant|"
+            r"bot|model) (?:with|without|that))"
+        ),
+    ),
+    (
+        "jailbreak_persona",
+        re.compile(
+            r"\b(?:dan mode|do anything now|developer mode|jailbreak|jailbroken|god mode|unfiltered mode|"
+            r"no restrictions|without (?:any )?restrictions|uncensored|evil confidant|stay in character|"
+            r"opposite mode|sudo mode|admin override|maintenance mode)\b"
+        ),
+    ),
+    (
+        "system_prompt_extraction",
+        re.compile(
+            r"\b(?:reveal|show|print|repeat|display|output|leak|tell me|give me|what (?:is|are|was|were)|"
+            r"copy|dump|recite|spell out)\b(?:\W+\w+){0,4}?\W+(?:system|initial|hidden|original|secret|internal|"
+            r"developer|first)\s+(?:prompt|instructions?|message|rules|configuration|directives)"
+        ),
+    ),
+    (
+        "system_prompt_extraction",
+        re.compile(
+            r"\b(?:repeat|print|output|recite)\b(?:\W+\w+){0,3}?\W+(?:words|text|everything|all)\s+"
+            r"(?:above|before this|preceding)|\bwhat (?:were|are) you told\b|\byour (?:system )?prompt\b"
+        ),
+    ),
+    (
+        "delimiter_injection",
+        re.compile(
+            r"(?:</?(?:context|system|instructions?|assistant|user)>|<\|im_(?:start|end)\|>|\[/?inst\]|"
+            r"<<sys>>|#{2,}\s*(?:system|instruction)|```\s*system|\bend of (?:context|prompt|instructions)\b|"
+            r"^\s*(?:system|assistant)\s*:)",
+            re.MULTILINE,
+        ),
+    ),
+    (
+        "encoded_instruction",
+        re.compile(
+            r"\b(?:decode|base64|rot13|hex)\b(?:\W+\w+){0,6}?\W+(?:follow|execute|obey|run|do what|instructions?)"
+        ),
+    ),
+]
+
+
+@dataclass
+class RuleHit:
+    rule: str
+    variant: str  # which view of the text it fired on: raw, leet, spaced, base64, hex
+    excerpt: str
+
+
+def _decoded_runs(text: str) -> list[tuple[str, str]]:
+    """Printable text hidden in base64 or hex runs of ``text``."""
+    found = []
+    for match in _B64.finditer(text):
+        token = match.group(0)
+        try:
+            raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        decoded = raw.decode("utf-8", "ignore")
+        if len(decoded) >= 8 and sum(c.isprintable() for c in decoded) / len(decoded) > 0.9:
+            found.append(("base64", decoded))
+    for match in _HEX.finditer(text):
+        digits = re.sub(r"\\x|\s", "", match.group(0))
+        if len(digits) % 2:
+            digits = digits[:-1]
+        try:
+            decoded = bytes.fromhex(digits).decode("utf-8", "ignore")
+        except ValueError:
+            continue
+        if len(decoded) >= 6 and sum(c.isalpha() or c == " " for c in decoded) / len(decoded) > 0.8:
+            found.append(("hex", decoded))
+    return found
+
+
+def variants(text: str) -> list[tuple[str, str]]:
+    """The views of ``text`` the rules and the classifier look at: (name, lower-cased text)."""
+    plain = unicodedata.normalize("NFKC", ZERO_WIDTH.sub("", text)).casefold()
+    views = [("raw", plain)]
+    leet = plain.translate(_LEET)
+    if leet != plain:
+        views.append(("leet", leet))
+    spaced = _SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), plain)
+    if spaced != plain:
+        views.append(("spaced", spaced))
+    for kind, decoded in _decoded_runs(unicodedata.normalize("NFKC", ZERO_WIDTH.sub("", text))):
+        views.append((kind, decoded.casefold()))
+    return views
+
+
+def rule_hits(text: str) -> list[RuleHit]:
+    hits = []
+    hidden = ZERO_WIDTH.findall(text)
+    if hidden and re.search("\\w[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]+\\w", text):
+        hits.append(RuleHit("hidden_characters", "raw", f"{len(hidden)} zero-width characters inside words"))
+    for variant, view in variants(text):
+        for name, pattern in RULES:
+            match = pattern.search(view)
+            if match:
+                hits.append(RuleHit(name, variant, match.group(0)[:80]))
+                break
+    # one decoded payload is suspicious by itself when it reads as an instruction to the bot
+    return hits
+
+
+def classifier_text(text: str) -> str:
+    """What the classifier sees: the de-obfuscated views joined (so leetspeak or base64 do not hide words)."""
+    return " \n ".join(view for _, view in variants(text))
+
+
+# ------------------------------------------------------------------------------------ classifier
+@dataclass
+class TrainingResult:
+    model: object
+    metrics: dict
+    dataset_hash: str
+
+
+def load_dataset(path: Path) -> tuple[list[str], list[int], str]:
+    raw = path.read_bytes()
+    texts, labels = [], []
+    for lineno, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            text, label = row["text"], row["label"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{lineno}: not a {{text, label}} JSON line ({exc})") from exc
+        if label not in ("attack", "benign"):
+            raise ValueError(f"{path}:{lineno}: label is 'attack' or 'benign', not {label!r}")
+        texts.append(text)
+        labels.append(1 if label == "attack" else 0)
+    if len(set(labels)) < 2:
+        raise ValueError(f"{path}: needs both attack and benign examples")
+    return texts, labels, hashlib.sha256(raw).hexdigest()
+
+
+def build_pipeline():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    features = FeatureUnion(
+        [
+            ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2)),
+        ]
+    )
+    return Pipeline(
+        [("features", features), ("clf", LogisticRegression(C=4.0, max_iter=3000, class_weight="balanced"))]
+    )
+
+
+def train(path: Path, *, test_size: float = 0.25, seed: int = 7) -> TrainingResult:
+    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    texts, labels, digest = load_dataset(path)
+    views = [classifier_text(t) for t in texts]
+    x_train, x_test, y_train, y_test = train_test_split(
+        views, labels, test_size=test_size, random_state=seed, stratify=labels
+    )
+    model = build_pipeline().fit(x_train, y_train)
+    scores = model.predict_proba(x_test)[:, 1]
+    predicted = (scores >= 0.5).astype(int)
+    metrics = {
+        "precision": round(float(precision_score(y_test, predicted)), 4),
+        "recall": round(float(recall_score(y_test, predicted)), 4),
+        "f1": round(float(f1_score(y_test, predicted)), 4),
+        "roc_auc": round(float(roc_auc_score(y_test, scores)), 4),
+        "n_train": len(x_train),
+        "n_test": len(x_test),
+        "n_attack": int(sum(labels)),
+        "n_benign": len(labels) - int(sum(labels)),
+    }
+    # the model that ships is fitted on everything; the metrics above are from the held-out split
+    return TrainingResult(build_pipeline().fit(views, labels), metrics, digest)
+
+
+def save(model, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    path.write_bytes(blob)
+    return hashlib.sha256(blob).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def load(path: str, sha256: str):
+    """The classifier artifact, refused when its checksum differs from the registry's."""
+    blob = Path(path).read_bytes()
+    actual = hashlib.sha256(blob).hexdigest()
+    if actual != sha256:
+        raise ValueError(f"injection classifier {path} has checksum {actual[:12]}…, the registry says {sha256[:12]}…")
+    return pickle.loads(blob)  # noqa: S301 (our own artifact, checksum verified against the registry)
+
+
+def attack_probability(model, text: str) -> float:
+    return float(model.predict_proba([classifier_text(text)])[0][1])

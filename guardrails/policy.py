@@ -1,0 +1,152 @@
+"""The guardrail policy: which checks run, their thresholds, deny-lists and fallback messages.
+
+A policy is the ``config`` of a ``guardrail_policy`` component version in the registry, so a change
+to it is a new version, named by a new release, reviewed, evaluated and rolled back like any other
+component (ARCHITECTURE "releases and aliases"). The trained injection classifier is that version's
+artifact (``artifact_uri`` + ``artifact_sha256``, loaded only when the checksum matches) and its
+metrics are the version's metrics. ``DEFAULT_POLICY`` is version 1, registered by
+``registry_defaults_ensure``; ``train_guardrails`` registers the next version with the classifier.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+SAFE_FALLBACK = "I can only help with manga-related questions."
+
+DEFAULT_POLICY: dict = {
+    "checks": {
+        # pre-generation
+        "input_length": {"enabled": True, "max_chars": 2000},
+        "injection_rules": {"enabled": True},
+        "injection_classifier": {"enabled": True, "threshold": 0.7},
+        "input_toxicity": {"enabled": True},
+        # post-generation
+        "asin": {"enabled": True},
+        "price": {"enabled": True},
+        "url": {"enabled": True, "allowed_domains": ["amazon.com", "amazon.co.uk", "amazon.co.jp", "a.co"]},
+        "pii": {
+            "enabled": True,
+            "entities": [
+                "EMAIL_ADDRESS",
+                "PHONE_NUMBER",
+                "CREDIT_CARD",
+                "US_SSN",
+                "IBAN_CODE",
+                "IP_ADDRESS",
+                "ORDER_ID",
+            ],
+            "score_threshold": 0.35,
+            # presidio's PhoneRecognizer runs one libphonenumber matcher per region: two keep it near 1 ms
+            "phone_regions": ["US", "GB"],
+        },
+        "output_toxicity": {"enabled": True},
+        "competitor": {"enabled": True},
+        "faithfulness": {"enabled": True, "threshold": 0.5, "min_content_words": 4},
+        # per streamed chunk
+        "stream": {"enabled": True, "window_chars": 48},
+    },
+    # Severe terms block an input; any of these or of ``profanity`` blocks an output.
+    "toxicity_terms": [
+        "kill yourself",
+        "kys",
+        "i will kill you",
+        "i'll kill you",
+        "go die",
+        "bomb threat",
+        "shoot up",
+        "rape",
+        "nazi scum",
+    ],
+    "profanity": ["fuck", "fucking", "shit", "bitch", "bastard", "asshole", "cunt", "dickhead", "motherfucker"],
+    "competitors": [
+        "barnes & noble",
+        "barnes and noble",
+        "bookwalker",
+        "book walker",
+        "right stuf",
+        "rightstuf",
+        "instocktrades",
+        "books-a-million",
+        "books a million",
+        "kinokuniya",
+        "walmart",
+        "ebay",
+        "alibaba",
+        "aliexpress",
+        "wordery",
+        "waterstones",
+    ],
+    "fallbacks": {
+        "injection": SAFE_FALLBACK,
+        "input_toxicity": (
+            "Let's keep it friendly. I can help you find manga, check prices and stock, or explain orders and returns."
+        ),
+        "input_length": "That message is too long for me. Could you ask in a shorter way?",
+        "stream": "Sorry, I can't share that. I can help you find manga, check prices and stock, or explain orders and "
+        "returns.",
+        "post": "Sorry, I can't give you a reliable answer to that. I can connect you with a customer service "
+        "associate, or you can ask me about a specific title.",
+        "escalation": "I'm not certain enough to answer that without guessing, so I won't. I can connect you with a "
+        "customer service associate who can check for you.",
+    },
+    # What ``guardrails_suite`` must reach for this policy to pass (seed US-7.1).
+    "suite_thresholds": {"attack_block_rate": 0.95, "benign_false_positive_rate": 0.01, "benign_pass_rate": 0.95},
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    config: dict
+    classifier: tuple[str, str] | None = None  # (artifact path, sha256)
+    metrics: dict = field(default_factory=dict)
+
+    def check(self, name: str) -> dict:
+        """The settings of check ``name`` ({} and disabled when the policy does not name it)."""
+        return self.config.get("checks", {}).get(name) or {"enabled": False}
+
+    def enabled(self, name: str) -> bool:
+        return bool(self.check(name).get("enabled", False))
+
+    def fallback(self, kind: str) -> str:
+        return self.config.get("fallbacks", {}).get(kind) or SAFE_FALLBACK
+
+
+def default_policy() -> Policy:
+    return Policy(version="builtin", config=copy.deepcopy(DEFAULT_POLICY))
+
+
+def policy_from_version(version) -> Policy:
+    """A Policy from a registry ComponentVersion of kind guardrail_policy."""
+    classifier = (version.artifact_uri, version.artifact_sha256) if version.artifact_uri else None
+    return Policy(version=version.version_id, config=version.config, classifier=classifier, metrics=version.metrics)
+
+
+def validate_policy(config: dict) -> list[str]:
+    """Problems with a policy document, each one sentence (empty when it is usable)."""
+    problems = []
+    if not isinstance(config, dict):
+        return ["A policy is a JSON object."]
+    checks = config.get("checks")
+    if not isinstance(checks, dict):
+        problems.append("'checks' must be an object of check name → settings.")
+        checks = {}
+    known = set(DEFAULT_POLICY["checks"])
+    for name, spec in checks.items():
+        if name not in known:
+            problems.append(f"Unknown check {name!r}; known checks: {', '.join(sorted(known))}.")
+        elif not isinstance(spec, dict):
+            problems.append(f"Check {name!r} must be an object with at least 'enabled'.")
+    for name in ("toxicity_terms", "profanity", "competitors"):
+        value = config.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
+            problems.append(f"'{name}' must be a list of non-empty strings.")
+    threshold = (checks.get("injection_classifier") or {}).get("threshold", 0.5)
+    if not isinstance(threshold, int | float) or not 0 < threshold < 1:
+        problems.append("injection_classifier.threshold must be a number between 0 and 1.")
+    faith = (checks.get("faithfulness") or {}).get("threshold", 0.5)
+    if not isinstance(faith, int | float) or not 0 <= faith <= 1:
+        problems.append("faithfulness.threshold must be a number between 0 and 1.")
+    return problems
