@@ -178,3 +178,22 @@ def test_policy_validation_names_each_problem():
     assert any("Unknown check 'nope'" in p for p in problems)
     assert any("threshold" in p for p in problems)
     assert any("competitors" in p for p in problems)
+
+
+def test_bench_guardrails_prints_its_figures_as_the_last_json_line(capsys):
+    import json
+
+    from django.core.management import call_command
+
+    from guardrails import catalog
+
+    try:
+        call_command("bench_guardrails", turns=20, repeats=1, warmup=5)
+    finally:
+        catalog.reset()
+    out = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(out[-1])
+    assert {"total_p99_ms", "stream_chunk_p99_ms", "check_p99_ms"} <= set(figures)
+    assert "pre:injection_classifier" in figures["check_p99_ms"]
+    assert figures["turns"] == 20
+    assert any(line.startswith("machine: ") for line in out)
