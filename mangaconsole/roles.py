@@ -49,6 +49,8 @@ class Role:
 
 _CATALOG_READ = ["chat.view_product", "chat.view_article"]
 _TRACES_READ = ["chat.view_trace", "chat.view_span", "chat.view_feedback"]
+_GUARDRAILS_READ = ["guardrails.view_guardrailevent"]
+_GUARDRAILS_REVIEW = [*_GUARDRAILS_READ, "guardrails.review_guardrailevent"]
 _REGISTRY_READ = [
     "registry.view_component",
     "registry.view_componentversion",
@@ -68,6 +70,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_CATALOG_READ,
         *_TRACES_READ,
         *_REGISTRY_READ,
+        *_GUARDRAILS_REVIEW,
     ],
     Role.ONCALL_ENGINEER: [
         "audit.view_auditentry",
@@ -77,12 +80,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "django_celery_beat.view_crontabschedule",
         *_TRACES_READ,
         *_REGISTRY_READ,
+        *_GUARDRAILS_READ,
     ],
     Role.PROMPT_ENGINEER: [
         "audit.view_auditentry",
         *_CATALOG_READ,
         *_TRACES_READ,
         *_REGISTRY_READ,
+        *_GUARDRAILS_READ,
     ],
     Role.ML_ENGINEER: [
         "audit.view_auditentry",
@@ -97,6 +102,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "finops.change_modelprice",
         *_TRACES_READ,
         *_REGISTRY_READ,
+        *_GUARDRAILS_REVIEW,
     ],
     Role.ADMIN: [],
 }
@@ -116,6 +122,12 @@ class Flow:
 ROLE_FLOWS: dict[str, list[Flow]] = {
     Role.COMPLIANCE_OFFICER: [
         Flow("Traces", "chat:traces", "Any past answer with the versions that produced it.", "chat.view_trace"),
+        Flow(
+            "Guardrails",
+            "guardrails:dashboard",
+            "Security review of blocked attempts; mark false positives.",
+            "guardrails.view_guardrailevent",
+        ),
         Flow(
             "Export an audit report",
             "audit:export",
@@ -143,6 +155,12 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
             "registry.view_release",
         ),
         Flow("Health", "healthz", "Database, cache, broker and worker heartbeat.", ""),
+        Flow(
+            "Guardrails",
+            "guardrails:dashboard",
+            "Block rates by check; a spike shows here first.",
+            "guardrails.view_guardrailevent",
+        ),
         Flow(
             "Worker heartbeats",
             "admin:mangaconsole_workerheartbeat_changelist",
@@ -176,6 +194,12 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
     Role.PROMPT_ENGINEER: [
         Flow("Traces", "chat:traces", "See what prompts produced, turn by turn.", "chat.view_trace"),
         Flow(
+            "Guardrails",
+            "guardrails:dashboard",
+            "Pass and block rates by check, and what was blocked.",
+            "guardrails.view_guardrailevent",
+        ),
+        Flow(
             "FAQ and policies",
             "admin:chat_article_changelist",
             "The knowledge prompts are grounded in.",
@@ -192,6 +216,12 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
         ),
         Flow("Releases", "admin:registry_release_changelist", "Releases and what serves.", "registry.view_release"),
         Flow("Traces", "chat:traces", "Spans, latency, tokens and cost per turn.", "chat.view_trace"),
+        Flow(
+            "Guardrails",
+            "guardrails:dashboard",
+            "Guardrail pass rate, blocks by check, the review log.",
+            "guardrails.view_guardrailevent",
+        ),
         Flow(
             "Ingest runs",
             "admin:chat_ingestrun_changelist",

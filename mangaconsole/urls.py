@@ -18,6 +18,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("audit/", include("audit.urls")),
     path("", include("chat.urls")),
+    path("", include("guardrails.urls")),
     path("api/audit/", include("audit.api_urls")),
     path("admin/", admin.site.urls),
 ]

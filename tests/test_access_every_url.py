@@ -176,6 +176,11 @@ def _registry_and_chat_samples() -> None:
         session_id=session.session_id, message_id=uuid.uuid4(), trace_id=trace.trace_id, value="up", created_at=now
     )
     ModelPrice.objects.create(model_id="m", input_per_1k=0, output_per_1k=0)
+    from guardrails.models import GuardrailEvent
+
+    GuardrailEvent.objects.create(
+        trace_id=trace.trace_id, stage="pre", check_name="injection_rules", verdict="block", created_at=now
+    )
 
 
 def _object_path(name: str, path: str) -> str:
