@@ -70,7 +70,9 @@ def test_a_shopper_chats_rates_and_an_engineer_finds_the_trace(browser, asgi_ser
     while not Trace.objects.filter(trace_id=trace_id).exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert Feedback.objects.get(trace_id=trace_id).comment == "Please lead with the number of days"
-    assert Span.objects.filter(trace_id=trace_id).count() == 7
+    stages = Span.objects.filter(trace_id=trace_id).exclude(name__startswith="guardrail:")
+    assert stages.count() == 7
+    assert Span.objects.filter(trace_id=trace_id, name="guardrail:stream_filter").exists()
 
     page.goto(f"/traces/?trace_id={trace_id}")
     page.fill("#id_username", "oncall-browser")
