@@ -8,7 +8,6 @@ The "model" is the scripted generator (it says what a fooled LLM would); the che
 import time
 from pathlib import Path
 
-
 from chat.models import Trace
 from guardrails.models import GuardrailEvent
 from mangaconsole.roles import Role
