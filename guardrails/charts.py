@@ -34,6 +34,9 @@ def blocks_by_check(per_check: list[dict]) -> str:
 def verdicts_over_time(rows: list[dict]) -> str:
     if not rows:
         return ""
+    hourly = any(r["bucket"].hour or r["bucket"].minute for r in rows)
+    fmt = "%Y-%m-%d %H:00" if hourly else "%Y-%m-%d"
+    rows = [{**r, "bucket": r["bucket"].strftime(fmt)} for r in rows]  # categories: one bar per bucket
     buckets = sorted({r["bucket"] for r in rows})
     fig = go.Figure()
     for verdict, colour in COLOURS.items():
@@ -55,6 +58,7 @@ def verdicts_over_time(rows: list[dict]) -> str:
         height=340,
         margin={"t": 40},
         title="Turns by guardrail verdict",
+        xaxis={"type": "category"},
         yaxis={"title": "turns"},
         yaxis2={"title": "pass rate", "overlaying": "y", "side": "right", "range": [0, 1.05], "tickformat": ".0%"},
     )

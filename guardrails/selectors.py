@@ -31,7 +31,11 @@ def guardrail_summary(*, start: datetime, end: datetime) -> dict:
     for row in per_check:
         row["block_rate"] = row["blocked"] / row["total"] if row["total"] else 0.0
     reviewed = events.exclude(review="")
+    pass_rate = verdicts.get("pass", 0) / turns if turns else None
+    block_rate = (verdicts.get("blocked", 0) + verdicts.get("replaced", 0)) / turns if turns else None
     return {
+        "pass_rate_pct": "—" if pass_rate is None else f"{pass_rate:.1%}",
+        "block_rate_pct": "—" if block_rate is None else f"{block_rate:.1%}",
         "turns": turns,
         "verdicts": verdicts,
         "pass_rate": verdicts.get("pass", 0) / turns if turns else None,
