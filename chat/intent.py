@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from mangaconsole.lib import artifacts
 
 INTENTS = (
     "recommendation",
@@ -95,20 +96,13 @@ def train(path: Path, *, test_size: float = 0.2, seed: int = 13) -> TrainingResu
 
 def save(model, path: Path) -> str:
     """Write the artifact; returns its SHA-256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    path.write_bytes(blob)
-    return hashlib.sha256(blob).hexdigest()
+    return artifacts.save(model, path)
 
 
 @lru_cache(maxsize=8)
 def load(path: str, sha256: str):
-    """Load an artifact, refusing one whose checksum differs from the registry's."""
-    blob = Path(path).read_bytes()
-    actual = hashlib.sha256(blob).hexdigest()
-    if actual != sha256:
-        raise ValueError(f"intent model {path} has checksum {actual[:12]}…, the registry says {sha256[:12]}…")
-    return pickle.loads(blob)  # noqa: S301 (our own artifact, checksum verified against the registry)
+    """The artifact, refused when its checksum differs from the registry's."""
+    return artifacts.load_verified(path, sha256, what="intent model")
 
 
 def predict(model, text: str) -> tuple[str, float]:

@@ -16,12 +16,13 @@ import base64
 import binascii
 import hashlib
 import json
-import pickle
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from mangaconsole.lib import artifacts
 
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e]")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
@@ -236,20 +237,14 @@ def train(path: Path, *, test_size: float = 0.25, seed: int = 7) -> TrainingResu
 
 
 def save(model, path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    path.write_bytes(blob)
-    return hashlib.sha256(blob).hexdigest()
+    """Write the artifact; returns its SHA-256."""
+    return artifacts.save(model, path)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def load(path: str, sha256: str):
-    """The classifier artifact, refused when its checksum differs from the registry's."""
-    blob = Path(path).read_bytes()
-    actual = hashlib.sha256(blob).hexdigest()
-    if actual != sha256:
-        raise ValueError(f"injection classifier {path} has checksum {actual[:12]}…, the registry says {sha256[:12]}…")
-    return pickle.loads(blob)  # noqa: S301 (our own artifact, checksum verified against the registry)
+    """The artifact, refused when its checksum differs from the registry's."""
+    return artifacts.load_verified(path, sha256, what="injection classifier")
 
 
 def attack_probability(model, text: str) -> float:
