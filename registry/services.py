@@ -163,6 +163,19 @@ def alias_move(*, alias: AliasName | str, release: Release, actor, reason: str =
     return event
 
 
+@transaction.atomic
+def production_promote_version(*, version: ComponentVersion, actor, notes: str, reason: str, evidence=None):
+    """Cut a release from the current production one with ``version`` swapped in and point
+    production at it (one transaction, audited). Returns (new release, previous release)."""
+    current = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).select_related("release").first()
+    if current is None:
+        raise RegistryError("nothing is in production yet: run seed_demo first")
+    previous = current.release
+    release = release_create(actor=actor, versions=[version], based_on=previous, notes=notes)
+    alias_move(alias=AliasName.PRODUCTION, release=release, actor=actor, reason=reason, evidence=evidence)
+    return release, previous
+
+
 # The components the embedded default runs with. Registering them is what lets a release name them.
 DEFAULT_COMPONENTS = {
     ComponentKind.EMBEDDER: {

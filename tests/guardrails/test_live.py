@@ -237,3 +237,28 @@ def test_the_suite_exits_1_when_a_policy_misses_its_thresholds(serving, capsys):
     out = capsys.readouterr().out
     assert "FAIL: attack block rate" in out
     assert json.loads(out.strip().splitlines()[-1])["passed"] is False
+
+
+def test_train_guardrails_promote_serves_the_new_policy_in_one_audited_move(serving, settings, tmp_path, capsys):
+    from audit.models import AuditAction, AuditEntry
+    from chat.pipeline import serving_context
+
+    settings.ARTIFACT_DIR = tmp_path
+    moves = AuditEntry.objects.filter(action=AuditAction.ALIAS_MOVE).count()
+    call_command("train_guardrails", "--promote")
+    assert "production now serves release 2 (was 1)" in capsys.readouterr().out
+    cache.clear()
+    ctx = serving_context()
+    assert ctx.release == 2
+    assert ctx.policy.version == "guardrail_policy:v3"
+    assert ctx.policy.classifier is not None
+    assert ctx.versions["intent_classifier"] == "intent_classifier:v1"  # the other components unchanged
+    assert AuditEntry.objects.filter(action=AuditAction.ALIAS_MOVE).count() == moves + 1
+
+
+def test_train_guardrails_promote_without_production_is_a_clear_error(db, settings, tmp_path):
+    from django.core.management.base import CommandError
+
+    settings.ARTIFACT_DIR = tmp_path
+    with pytest.raises(CommandError, match="nothing is in production yet"):
+        call_command("train_guardrails", "--promote")

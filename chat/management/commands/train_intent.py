@@ -5,9 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from chat import intent
-from registry.models import AliasName, ComponentKind
-from registry.selectors import release_for_alias
-from registry.services import alias_move, component_version_register, release_create
+from registry.models import ComponentKind
+from registry.services import RegistryError, component_version_register, production_promote_version
 
 
 class Command(BaseCommand):
@@ -69,23 +68,17 @@ class Command(BaseCommand):
         )
         out(self.style.SUCCESS(f"registered {version.version_id} ({path.name}, sha256 {digest[:12]}…)"))
         if opts["promote"]:
-            current = release_for_alias(AliasName.PRODUCTION)
-            if current is None:
-                raise CommandError("nothing is in production yet: run seed_demo first")
-            release = release_create(
-                actor="system:train_intent",
-                versions=[version],
-                based_on=current,
-                notes=f"{version.version_id}, accuracy {m['accuracy']:.4f}",
-            )
-            alias_move(
-                alias=AliasName.PRODUCTION,
-                release=release,
-                actor="system:train_intent",
-                reason=f"Promote {version.version_id}",
-                evidence={"metrics": {"accuracy": m["accuracy"]}},
-            )
-            out(self.style.SUCCESS(f"production now serves release {release.number} (was {current.number})"))
+            try:
+                release, previous = production_promote_version(
+                    version=version,
+                    actor="system:train_intent",
+                    notes=f"{version.version_id}, accuracy {m['accuracy']:.4f}",
+                    reason=f"Promote {version.version_id}",
+                    evidence={"metrics": {"accuracy": m["accuracy"]}},
+                )
+            except RegistryError as exc:
+                raise CommandError(str(exc)) from exc
+            out(self.style.SUCCESS(f"production now serves release {release.number} (was {previous.number})"))
 
     def _compare(self, path, test_size, out):
         from sklearn.linear_model import LogisticRegression

@@ -9,9 +9,8 @@ from django.utils import timezone
 
 from guardrails import injection
 from guardrails.policy import DEFAULT_POLICY, validate_policy
-from registry.models import AliasName, ComponentKind, ComponentVersion
-from registry.selectors import release_for_alias
-from registry.services import alias_move, component_version_register, release_create
+from registry.models import ComponentKind, ComponentVersion
+from registry.services import RegistryError, component_version_register, production_promote_version
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "injection_train.jsonl"
 
@@ -71,20 +70,14 @@ class Command(BaseCommand):
         )
         out(self.style.SUCCESS(f"registered {version.version_id} ({path.name}, sha256 {digest[:12]}…)"))
         if opts["promote"]:
-            current = release_for_alias(AliasName.PRODUCTION)
-            if current is None:
-                raise CommandError("nothing is in production yet: run seed_demo first")
-            release = release_create(
-                actor="system:train_guardrails",
-                versions=[version],
-                based_on=current,
-                notes=f"{version.version_id}, injection classifier F1 {m['f1']:.4f}",
-            )
-            alias_move(
-                alias=AliasName.PRODUCTION,
-                release=release,
-                actor="system:train_guardrails",
-                reason=f"Serve guardrail policy {version.version_id}",
-                evidence={"metrics": {k: m[k] for k in ("precision", "recall", "f1", "roc_auc")}},
-            )
-            out(self.style.SUCCESS(f"production now serves release {release.number} (was {current.number})"))
+            try:
+                release, previous = production_promote_version(
+                    version=version,
+                    actor="system:train_guardrails",
+                    notes=f"{version.version_id}, injection classifier F1 {m['f1']:.4f}",
+                    reason=f"Serve guardrail policy {version.version_id}",
+                    evidence={"metrics": {k: m[k] for k in ("precision", "recall", "f1", "roc_auc")}},
+                )
+            except RegistryError as exc:
+                raise CommandError(str(exc)) from exc
+            out(self.style.SUCCESS(f"production now serves release {release.number} (was {previous.number})"))
