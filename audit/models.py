@@ -18,6 +18,16 @@ class AuditAction(models.TextChoices):
     KB_INGEST = "chat.kb_ingest", "Knowledge base ingested"
     PRICE_CHANGE = "finops.price_change", "Model price changed"
     GUARDRAIL_REVIEW = "guardrails.review", "Guardrail decision reviewed"
+    PROMPT_CREATE = "prompts.create", "Prompt version created"
+    PROMPT_SUBMIT = "prompts.submit", "Prompt version submitted for review"
+    PROMPT_APPROVE = "prompts.approve", "Prompt version approved"
+    PROMPT_REJECT = "prompts.reject", "Prompt version rejected"
+    PROMPT_RELEASE = "prompts.release", "Prompt version released to staging"
+    PROMPT_PROMOTE = "prompts.promote", "Prompt release promoted to production"
+    PROMPT_ROLLBACK = "prompts.rollback", "Prompt release rolled back"
+    DATASET_VERSION = "evaluation.dataset_version", "Golden dataset version created"
+    THRESHOLDS_CHANGE = "evaluation.thresholds", "Gate thresholds changed"
+    EVAL_RUN = "evaluation.run", "Offline evaluation run"
 
 
 class AuditEntry(models.Model):

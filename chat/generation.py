@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from chat.retrieval import Hit
@@ -37,22 +37,42 @@ class Prompt:
     history: list[dict]
     user: str
     intent: str
-    version: str = "builtin-templates:v1"
+    version: str = "builtin"
     strict: bool = False  # a regeneration after a failed faithfulness/price/ASIN check (US-7.3)
+    few_shot: list[dict] = field(default_factory=list)  # the intent template's examples
+    # The intent's context-assembly template (prompts_app.bundle), or None for the plain layout.
+    render_user: Callable[..., str] | None = None
 
     @property
     def system_text(self) -> str:
         return f"{self.system} {STRICT_SUFFIX}" if self.strict else self.system
 
-    def messages(self) -> list[dict]:
-        """Chat messages with the retrieved text kept apart from instructions (S12)."""
-        # Retrieved text cannot close or open the context block it sits in.
-        context = "\n\n".join(
-            f"[{i + 1}] {_CONTEXT_TAG.sub('', c['title'])}\n{_CONTEXT_TAG.sub('', c['text'])}"
+    def user_message(self) -> str:
+        """The user turn as the intent template assembles it, retrieved text kept apart from
+        instructions (S12): retrieved text cannot close or open the context block it sits in."""
+        blocks = [
+            {
+                "n": i + 1,
+                "title": _CONTEXT_TAG.sub("", c["title"]),
+                "text": _CONTEXT_TAG.sub("", c["text"]),
+                "source": c.get("source", ""),
+                "key": c.get("key", ""),
+            }
             for i, c in enumerate(self.context)
-        )
-        user = self.user if not context else f"<context>\n{context}\n</context>\n\nQuestion: {self.user}"
-        return [*self.history, {"role": "user", "content": user}]
+        ]
+        if self.render_user is not None:
+            return self.render_user(question=self.user, context=blocks, history=self.history)
+        context = "\n\n".join(f"[{b['n']}] {b['title']}\n{b['text']}" for b in blocks)
+        return self.user if not context else f"<context>\n{context}\n</context>\n\nQuestion: {self.user}"
+
+    def messages(self) -> list[dict]:
+        """Few-shot examples, then the history, then the assembled user turn."""
+        shots = [
+            m
+            for ex in self.few_shot
+            for m in ({"role": "user", "content": ex["user"]}, {"role": "assistant", "content": ex["assistant"]})
+        ]
+        return [*shots, *self.history, {"role": "user", "content": self.user_message()}]
 
 
 @dataclass
@@ -159,8 +179,21 @@ def local_answer(prompt: Prompt, hits: list[Hit]) -> str:
     return "\n".join(parts)
 
 
+# The local responder is not an LLM, but it follows the one prompt rule it can check: it cites
+# sources as [n] only when the rendered prompt (system or user turn) asks for it, so a template
+# that drops the citation rule changes its answers the way it would change a model's.
+CITATION_RULE = re.compile(r"\bcite\b[^\n]*\[n\]", re.IGNORECASE)
+_CITATION = re.compile(r" ?\[\d+\]")
+
+
+def prompt_asks_for_citations(prompt: Prompt) -> bool:
+    return bool(CITATION_RULE.search(prompt.system_text) or CITATION_RULE.search(prompt.user_message()))
+
+
 def stream_local(prompt: Prompt, hits: list[Hit], *, max_tokens: int) -> Iterator[str | Usage]:
     text = local_answer(prompt, hits)
+    if hits and not prompt_asks_for_citations(prompt):
+        text = _CITATION.sub("", text)
     pieces = tokenise_for_stream(text)
     stop = "end_turn"
     if len(pieces) > max_tokens:
