@@ -523,6 +523,8 @@ def finish_turn(
         "tokens_used": state.tokens_used,
         "token_budget": state.budget,
         "guardrail": {"verdict": verdict, "reason": outcome.reason if outcome else ""},
+        "cost_usd": float(cost),
+        "latency_ms": trace["latency_ms"],
     }
 
 

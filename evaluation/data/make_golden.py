@@ -18,7 +18,6 @@ OUT = Path(__file__).resolve().parent / "golden_v1.jsonl"
 rng = random.Random(20261123)
 catalog = json.loads((ROOT / "chat/data/catalog.json").read_text())
 COMPETITORS = ["Barnes & Noble", "BookWalker", "Right Stuf"]
-DONT_KNOW = "I don't know that one"
 ALWAYS_PROHIBITED = [*COMPETITORS, "<context>", "Hard rules"]
 SHARES = {
     "recommendation": 120,
@@ -124,7 +123,6 @@ for i in range(SHARES["recommendation"]):
         "recommendation",
         ref,
         required=["$"],
-        prohibited=[DONT_KNOW],
         rubric="Suggests catalog titles that fit the request, each with a price and stock, cited.",
         tags=tags,
     )
@@ -150,7 +148,6 @@ for i, p in enumerate(pq_items):
         "product_question",
         ref,
         required=[f"${p['price']}"],
-        prohibited=[DONT_KNOW],
         rubric="States the exact catalog price and stock of the named volume, cited.",
         tags=[p["series"], p["asin"]],
     )
@@ -349,7 +346,6 @@ for topic, q in sorted(faq_pool[: SHARES["faq"]], key=lambda x: x[0]):
         "faq",
         ref,
         required=req,
-        prohibited=[DONT_KNOW],
         rubric="Answers from the FAQ or policy with its key fact, cited, in a few sentences.",
         tags=[topic],
     )
@@ -364,7 +360,6 @@ while sum(1 for e in entries if e["category"] == "faq") < SHARES["faq"]:
         "faq",
         ref,
         required=req,
-        prohibited=[DONT_KNOW],
         rubric="Answers from the FAQ or policy with its key fact, cited.",
         tags=[topic, "rephrased"],
     )
@@ -398,7 +393,6 @@ for i in range(SHARES["order_tracking"]):
         "order_tracking",
         track_ref,
         required=["track"],
-        prohibited=[DONT_KNOW],
         rubric="Says where to track the order (Your Orders > Track package) and offers a person.",
         tags=["tracking"],
     )
@@ -450,7 +444,6 @@ for i in range(SHARES["returns"]):
         "return_request",
         ref,
         required=req,
-        prohibited=[DONT_KNOW],
         rubric="States the return window and how to start the return, cited.",
         tags=["returns"],
     )
@@ -494,7 +487,6 @@ for i in range(SHARES["multi_turn"]):
             "product_question",
             f"{p['title']} is {price_phrase(p)} and {stock(p)} [1].",
             required=[f"${p['price']}"],
-            prohibited=[DONT_KNOW],
             turns=turns,
             rubric="Keeps the thread and answers the last question with the exact price.",
             tags=["multi-turn"],
@@ -515,7 +507,6 @@ for i in range(SHARES["multi_turn"]):
             "return_request",
             "You can return it within 30 days of delivery if it is unread [1].",
             required=["30 days"] if "damaged" not in q else ["refund"],
-            prohibited=[DONT_KNOW],
             turns=turns,
             rubric="Switches topic cleanly to the return policy.",
             tags=["multi-turn"],
@@ -529,7 +520,6 @@ for i in range(SHARES["multi_turn"]):
             "order_tracking",
             track_ref,
             required=["track"],
-            prohibited=[DONT_KNOW],
             turns=turns,
             rubric="Explains tracking in the context of the earlier order.",
             tags=["multi-turn"],
