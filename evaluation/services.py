@@ -242,9 +242,17 @@ def scope_entries(version: DatasetVersion, intent: str = "") -> tuple[list[Golde
 
 @transaction.atomic
 def eval_run_create(
-    *, release, actor, baseline=None, intent: str = "", dataset_version=None, prompt_version=None
+    *,
+    release,
+    actor,
+    baseline=None,
+    intent: str = "",
+    dataset_version=None,
+    prompt_version=None,
+    queue: bool = True,
 ) -> EvalRun:
-    """Queue an evaluation of ``release`` (the task starts after commit)."""
+    """Queue an evaluation of ``release`` (the Celery task starts after commit; ``queue=False`` when
+    the caller runs it in process, as ``run_eval`` does)."""
     from evaluation.tasks import eval_run_task
 
     if dataset_version is None:
@@ -271,7 +279,8 @@ def eval_run_create(
         after={"status": "queued", "release": release.number, "baseline": baseline.number if baseline else None},
         reason=note,
     )
-    transaction.on_commit(lambda: eval_run_task.delay(run.pk))
+    if queue:
+        transaction.on_commit(lambda: eval_run_task.delay(run.pk))
     return run
 
 

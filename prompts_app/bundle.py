@@ -110,7 +110,8 @@ _by_version: dict[str, PromptBundle] = {}
 
 def bundle_from_version(version) -> PromptBundle:
     """The bundle a registered ``prompt_bundle`` ComponentVersion holds (cached: versions are immutable)."""
-    key = version.version_id
+    # Keyed by content too: a version id names one immutable config, except across test databases.
+    key = version.version_id + hashlib.sha256(json.dumps(version.config, sort_keys=True).encode()).hexdigest()
     if key not in _by_version:
-        _by_version[key] = PromptBundle.from_config(version.config, key)
+        _by_version[key] = PromptBundle.from_config(version.config, version.version_id)
     return _by_version[key]

@@ -31,8 +31,21 @@ CONFIG = {
 }
 
 
-def _prompt(intent="promotion", user="any deals on Berserk Deluxe?") -> Prompt:
-    return Prompt(system="sys", context=[{"title": "t", "text": "x", "key": "k"}], history=[], user=user, intent=intent)
+def _prompt(
+    intent="promotion", user="any deals on Berserk Deluxe?", system="Cite each source you use as [n]."
+) -> Prompt:
+    return Prompt(
+        system=system, context=[{"title": "t", "text": "x", "key": "k"}], history=[], user=user, intent=intent
+    )
+
+
+def test_the_local_responder_cites_only_when_the_prompt_asks_it_to():
+    hits = [_hit("catalog:B1", "Berserk, Vol. 1", "Price: $14.99. Availability: in stock. ASIN B1.")]
+    cited, _ = _split(list(stream_local(_prompt(intent="product_question"), hits, max_tokens=400)))
+    plain, _ = _split(list(stream_local(_prompt(intent="product_question", system="Be brief."), hits, max_tokens=400)))
+    assert "$14.99, in stock [1]" in cited
+    assert "$14.99, in stock" in plain
+    assert "[1]" not in plain
 
 
 def _hit(key, title, text, source="catalog") -> Hit:
@@ -141,7 +154,7 @@ def test_bedrock_streams_text_and_usage_through_botocores_parser():
     assert (usage.input_tokens, usage.output_tokens, usage.stop_reason) == (120, 9, "end_turn")
     request = sent[0]
     assert request["inferenceConfig"] == {"maxTokens": 50, "temperature": 0.1}
-    assert request["system"] == [{"text": "sys"}]
+    assert request["system"] == [{"text": "Cite each source you use as [n]."}]
     assert "<context>" in request["messages"][-1]["content"][0]["text"]  # retrieved text kept apart
 
 
@@ -223,7 +236,7 @@ def test_openai_compatible_streams_deltas_and_reads_usage(sse_server):
     request = _SSE.received[0]
     assert request["auth"] == "Bearer k"
     assert request["body"]["stream"] is True
-    assert request["body"]["messages"][0] == {"role": "system", "content": "sys"}
+    assert request["body"]["messages"][0] == {"role": "system", "content": "Cite each source you use as [n]."}
 
 
 def test_openai_compatible_429_is_throttling(sse_server):

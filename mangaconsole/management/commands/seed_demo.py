@@ -7,6 +7,7 @@ from finops.services import prices_load
 from mangaconsole.env import env
 from mangaconsole.roles import Role, roles_sync
 from mangaconsole.services import demo_users_ensure
+from prompts_app.services import prompts_seed
 from registry.models import Alias, AliasName, ComponentKind, ComponentVersion
 from registry.services import production_bootstrap, registry_defaults_ensure
 
@@ -30,6 +31,8 @@ class Command(BaseCommand):
         articles = articles_load(root=settings.DATA_DIR / "knowledge")
         prices = prices_load(path=settings.BASE_DIR / "finops" / "data" / "model_prices.json", actor="system:seed_demo")
         registry_defaults_ensure(actor="system:seed_demo")
+        prompts_seed(actor="system:seed_demo")
+        call_command("load_golden", stdout=self.stdout)
         if not ComponentVersion.objects.filter(component__kind=ComponentKind.INTENT_CLASSIFIER).exists():
             self.stdout.write("Training the intent classifier (first run only)…")
             call_command("train_intent", stdout=self.stdout)

@@ -1,0 +1,100 @@
+"""Offline evaluation runs through the real pipeline of a release, and the run_eval CI gate."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from evaluation.models import EvalRun, RunStatus
+from evaluation.services import eval_run_create, eval_run_execute, scope_entries
+
+
+def _run(release, **kw):
+    run = eval_run_create(release=release, actor="system:test", queue=False, **kw)
+    return eval_run_execute(run.pk)
+
+
+def test_production_passes_every_gate_and_stores_a_result_per_entry(serving, golden_small):
+    run = _run(serving["release"])
+    assert run.status == RunStatus.PASSED, run.gates
+    assert run.results.count() == 8
+    assert run.done == run.total == 8
+    m = run.metrics
+    assert m["intent_accuracy"] == 1.0
+    assert m["bertscore"] >= 0.80
+    assert m["guardrail_pass_rate"] == 1.0
+    assert m["adversarial_block_rate"] == 1.0
+    assert m["prohibited_answers"] == 0
+    assert set(m["per_class_f1"]) >= {"faq", "product_question", "chitchat"}
+    assert {"pipeline", "scoring"} <= set(run.stage_seconds)
+    answer = run.results.get(entry__key="product-question-001")
+    assert "$14.99" in answer.answer
+    assert answer.required_missing == []
+    assert answer.prompt.startswith("product_question@")
+
+
+def test_a_second_delivery_of_the_task_does_nothing(serving, golden_small):
+    run = eval_run_create(release=serving["release"], actor="t", queue=False)
+    assert eval_run_execute(run.pk) is not None
+    assert eval_run_execute(run.pk) is None
+    assert EvalRun.objects.get(pk=run.pk).results.count() == 8
+
+
+def test_an_intent_scope_runs_its_subset_plus_a_canary_and_says_so(golden_small):
+    entries, note = scope_entries(golden_small, "faq")
+    keys = [e.key for e in entries]
+    assert {"faq-001", "faq-002", "faq-003"} <= set(keys)
+    assert len(keys) == 3 + 5  # one entry in each of the 5 other strata present (3 per stratum at most)
+    assert "Only the 'faq' template changed" in note
+    assert "were not run" in note
+
+
+def test_run_eval_exits_0_on_a_passing_release_and_prints_markdown(serving, golden_small, capsys):
+    call_command("run_eval", "--release", "production")
+    out = capsys.readouterr().out
+    assert "gate passed" in out
+    assert "| Intent accuracy at least | pass |" in out
+
+
+def test_run_eval_exits_1_and_names_the_failing_entries(serving, golden_small, capsys):
+    from prompts_app.bundle import TemplateSpec
+    from prompts_app.services import bundle_for_release
+    from registry.models import ComponentKind
+    from registry.services import component_version_register, release_create
+
+    # A FAQ template without the citation rule: the local responder stops citing, format fails.
+    bad = bundle_for_release(serving["release"]).replaced(
+        TemplateSpec("faq", "9.9.9", "Answer briefly.\nQuestion: {{ question }}", ())
+    )
+    cv = component_version_register(kind=ComponentKind.PROMPT_BUNDLE, actor="t", framework="j2", config=bad.to_config())
+    release = release_create(actor="t", versions=[cv], based_on=serving["release"])
+    with pytest.raises(SystemExit) as exc:
+        call_command("run_eval", "--release", str(release.number), "--baseline", "production", "--format", "json")
+    assert exc.value.code == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] is False
+    failed = {g["name"] for g in report["gates"] if not g["passed"]}
+    assert "format_compliance_min" in failed
+    failing = {f["key"]: f["reasons"] for f in report["failing_entries"]}
+    assert any("no [n] citation" in r for r in failing["faq-001"])
+    assert set(report["metrics"]["regressed"]) >= {"faq-001", "faq-002", "faq-003"}
+
+
+def test_a_real_celery_worker_runs_an_evaluation(transactional_db, serving, golden_small):
+    import time
+
+    from celery.contrib.testing.worker import start_worker
+
+    from mangaconsole.celery import app
+
+    with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=20):
+        run = eval_run_create(release=serving["release"], actor="t")  # queued on commit
+        deadline = time.monotonic() + 120
+        while True:
+            run.refresh_from_db()
+            if run.finished:
+                break
+            assert time.monotonic() < deadline, f"the worker did not finish the run (status {run.status})"
+            time.sleep(0.3)
+    assert run.status == RunStatus.PASSED
+    assert run.results.count() == 8
