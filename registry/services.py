@@ -188,7 +188,9 @@ DEFAULT_COMPONENTS = {
             "w_cosine": 1.0,
             "w_bm25": 0.35,
             "w_match": 0.25,
-            "w_source": 0.15,
+            # 0.3, not 0.15: with 0.15 a series name in an FAQ question ("is Chainsaw Man ok for a
+            # 12 year old?") pulled catalog entries over the FAQ page; golden FAQ subset BERTScore 0.79 → 0.83.
+            "w_source": 0.3,
             "min_score": 0.45,
             "candidates": 30,
             "k": 3,

@@ -337,13 +337,20 @@ FAQ_REQUIRED = {
 }
 faq_pool = [(topic, q) for topic, (qs, _, _) in FAQ.items() for q in qs]
 rng.shuffle(faq_pool)
+# Label decisions: a shopper asking where the discounts are wants the deals themselves (the promotion
+# route lists them), and returning a Kindle book is a return request; both stay in the FAQ stratum.
+FAQ_INTENT = {
+    "where can I see discounts?": "promotion",
+    "how do I find manga on sale?": "promotion",
+    "can I return a kindle manga?": "return_request",
+}
 for topic, q in sorted(faq_pool[: SHARES["faq"]], key=lambda x: x[0]):
     _, ref, req = FAQ[topic]
     req = FAQ_REQUIRED.get(q, req)
     add(
         "faq",
         q,
-        "faq",
+        FAQ_INTENT.get(q, "faq"),
         ref,
         required=req,
         rubric="Answers from the FAQ or policy with its key fact, cited, in a few sentences.",
@@ -357,7 +364,7 @@ while sum(1 for e in entries if e["category"] == "faq") < SHARES["faq"]:
     add(
         "faq",
         f"quick question: {q}",
-        "faq",
+        FAQ_INTENT.get(q, "faq"),
         ref,
         required=req,
         rubric="Answers from the FAQ or policy with its key fact, cited.",
