@@ -60,6 +60,23 @@ _REGISTRY_READ = [
     "registry.view_aliasevent",
 ]
 
+_PROMPTS_READ = ["prompts_app.view_prompttemplate", "prompts_app.view_promptversion"]
+_EVAL_READ = [
+    "evaluation.view_evalrun",
+    "evaluation.view_evalresult",
+    "evaluation.view_goldendataset",
+    "evaluation.view_goldenentry",
+    "evaluation.view_datasetversion",
+]
+_PROMPTS_WRITE = [
+    *_PROMPTS_READ,
+    *_EVAL_READ,
+    "prompts_app.add_promptversion",
+    "prompts_app.review_promptversion",
+    "prompts_app.release_promptversion",
+    "evaluation.run_evalrun",
+]
+
 # What each role's job needs, and no more. The admin role gets every permission (see roles_sync).
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.PRODUCT_MANAGER: [*_CATALOG_READ, *_TRACES_READ],
@@ -71,6 +88,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_TRACES_READ,
         *_REGISTRY_READ,
         *_GUARDRAILS_REVIEW,
+        *_PROMPTS_READ,
+        *_EVAL_READ,
     ],
     Role.ONCALL_ENGINEER: [
         "audit.view_auditentry",
@@ -81,6 +100,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_TRACES_READ,
         *_REGISTRY_READ,
         *_GUARDRAILS_READ,
+        *_PROMPTS_READ,
+        *_EVAL_READ,
+        "prompts_app.promote_promptversion",  # rollback is on-call's job
     ],
     Role.PROMPT_ENGINEER: [
         "audit.view_auditentry",
@@ -88,6 +110,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_TRACES_READ,
         *_REGISTRY_READ,
         *_GUARDRAILS_READ,
+        *_PROMPTS_WRITE,
     ],
     Role.ML_ENGINEER: [
         "audit.view_auditentry",
@@ -103,6 +126,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_TRACES_READ,
         *_REGISTRY_READ,
         *_GUARDRAILS_REVIEW,
+        *_PROMPTS_WRITE,
+        "prompts_app.promote_promptversion",
+        "evaluation.change_thresholds",
+        "evaluation.add_datasetversion",
     ],
     Role.ADMIN: [],
 }
@@ -156,6 +183,12 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
         ),
         Flow("Health", "healthz", "Database, cache, broker and worker heartbeat.", ""),
         Flow(
+            "Prompt rollback",
+            "prompts:index",
+            "Move production back to the previous release in one click.",
+            "prompts_app.promote_promptversion",
+        ),
+        Flow(
             "Guardrails",
             "guardrails:dashboard",
             "Block rates by check; a spike shows here first.",
@@ -192,6 +225,13 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
         ),
     ],
     Role.PROMPT_ENGINEER: [
+        Flow(
+            "Prompts",
+            "prompts:index",
+            "Edit a template, get it reviewed, evaluated and released.",
+            "prompts_app.view_promptversion",
+        ),
+        Flow("Evaluation", "evaluation:index", "Golden-dataset runs, gates and trends.", "evaluation.view_evalrun"),
         Flow("Traces", "chat:traces", "See what prompts produced, turn by turn.", "chat.view_trace"),
         Flow(
             "Guardrails",
@@ -208,6 +248,18 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
         Flow("Audit log", "admin:audit_auditentry_changelist", "Change history.", "audit.view_auditentry"),
     ],
     Role.ML_ENGINEER: [
+        Flow(
+            "Prompts",
+            "prompts:index",
+            "Review prompt versions; promote or roll back.",
+            "prompts_app.view_promptversion",
+        ),
+        Flow(
+            "Evaluation",
+            "evaluation:index",
+            "Runs, gates, thresholds and the golden dataset.",
+            "evaluation.view_evalrun",
+        ),
         Flow(
             "Model registry",
             "admin:registry_componentversion_changelist",

@@ -19,6 +19,9 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("", include("chat.urls")),
     path("", include("guardrails.urls")),
+    path("", include("prompts_app.urls")),
+    path("", include("evaluation.urls")),
     path("api/audit/", include("audit.api_urls")),
+    path("api/eval/", include("evaluation.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -181,6 +181,14 @@ def _registry_and_chat_samples() -> None:
     GuardrailEvent.objects.create(
         trace_id=trace.trace_id, stage="pre", check_name="injection_rules", verdict="block", created_at=now
     )
+    from evaluation.models import EvalRun
+    from evaluation.services import dataset_default, dataset_version_create
+    from prompts_app.services import prompts_seed
+
+    prompts_seed(actor="system:test")
+    row = {"key": "faq-1", "category": "faq", "query": "q", "reference": "r"}
+    version = dataset_version_create(dataset=dataset_default(), rows=[row], actor="system:test")
+    EvalRun.objects.create(dataset_version=version, release=release, triggered_by="t")
 
 
 def _object_path(name: str, path: str) -> str:

@@ -1,0 +1,29 @@
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+
+from evaluation.models import EvalRun
+
+
+def get_run_for_user(request, pk: int) -> EvalRun:
+    if not request.user.has_perm("evaluation.view_evalrun"):
+        raise PermissionDenied
+    return get_object_or_404(
+        EvalRun.objects.select_related("release", "baseline", "dataset_version__dataset", "prompt_version__template"),
+        pk=pk,
+    )
+
+
+def runs_recent(limit: int = 30) -> list[EvalRun]:
+    return list(EvalRun.objects.select_related("release", "baseline", "prompt_version__template")[:limit])
+
+
+def run_progress(run: EvalRun) -> dict:
+    return {
+        "run": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "stage": run.stage,
+        "done": run.done,
+        "total": run.total,
+        "finished": run.finished,
+    }
