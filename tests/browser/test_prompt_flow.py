@@ -51,10 +51,11 @@ def _approve_and_watch(page, url):
     page.get_by_test_id("eval-run-link").click()
     # The run page opens while the worker is still at it: a progress bar that the page polls, then
     # a reload with the verdict when the run finishes.
+    page.get_by_test_id("run-status").wait_for()
     seen_progress = page.get_by_test_id("progress-bar").count() == 1
     page.wait_for_function(
         "['Gate passed', 'Gate failed', 'Error']"
-        ".includes(document.querySelector('[data-testid=run-status]').textContent)",
+        ".includes(document.querySelector('[data-testid=run-status]')?.textContent)",
         timeout=120_000,
     )
     return seen_progress, page.get_by_test_id("run-status").inner_text()
