@@ -38,7 +38,10 @@ class Command(BaseCommand):
             f"machine: {os.cpu_count()} cores; release {rel.number}; warm-up {warm:.1f} s (not counted); {repeats} runs"
         )
         totals, stages, entries = [], {}, 0
+        from chat import embeddings
+
         for i in range(repeats):
+            embeddings._recent.clear()  # every run embeds every query: no vector from the previous run
             run = eval_run_create(release=rel, actor="system:bench_eval", queue=False)
             t = time.perf_counter()
             run = eval_run_execute(run.pk)
