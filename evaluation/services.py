@@ -390,9 +390,18 @@ def eval_run_execute(run_id: int) -> EvalRun | None:
         return _execute(run)
     except Exception as exc:
         log.exception("evaluation run %s failed", run_id)
-        EvalRun.objects.filter(pk=run_id).update(
-            status=RunStatus.ERROR, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
-        )
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        with transaction.atomic():
+            EvalRun.objects.filter(pk=run_id).update(status=RunStatus.ERROR, error=error, finished_at=timezone.now())
+            audit_record(
+                actor="system:evaluation",
+                action=AuditAction.EVAL_RUN,
+                target_type="evaluation.evalrun",
+                target_id=run_id,
+                before={"status": "running"},
+                after={"status": "error"},
+                reason=error,
+            )
         raise
 
 

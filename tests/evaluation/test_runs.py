@@ -98,3 +98,21 @@ def test_a_real_celery_worker_runs_an_evaluation(transactional_db, serving, gold
             time.sleep(0.3)
     assert run.status == RunStatus.PASSED
     assert run.results.count() == 8
+
+
+def test_a_run_that_crashes_is_marked_error_with_the_reason_and_audited(serving, golden_small, monkeypatch):
+    from audit.models import AuditAction, AuditEntry
+    from evaluation import services
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("scorer exploded")
+
+    monkeypatch.setattr(services, "_score", boom)
+    run = eval_run_create(release=serving["release"], actor="t", queue=False)
+    with pytest.raises(RuntimeError):
+        eval_run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.ERROR
+    assert "scorer exploded" in run.error
+    entry = AuditEntry.objects.filter(action=AuditAction.EVAL_RUN).latest("sequence")
+    assert entry.after == {"status": "error"}
