@@ -28,6 +28,7 @@ class AuditAction(models.TextChoices):
     DATASET_VERSION = "evaluation.dataset_version", "Golden dataset version created"
     THRESHOLDS_CHANGE = "evaluation.thresholds", "Gate thresholds changed"
     EVAL_RUN = "evaluation.run", "Offline evaluation run"
+    RELEASE_ROLLBACK = "registry.rollback", "Production rolled back"
 
 
 class AuditEntry(models.Model):

@@ -103,6 +103,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_PROMPTS_READ,
         *_EVAL_READ,
         "prompts_app.promote_promptversion",  # rollback is on-call's job
+        "registry.rollback_release",
     ],
     Role.PROMPT_ENGINEER: [
         "audit.view_auditentry",
@@ -129,6 +130,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_PROMPTS_WRITE,
         "prompts_app.promote_promptversion",
         "evaluation.change_thresholds",
+        "registry.rollback_release",
         "evaluation.add_datasetversion",
     ],
     Role.ADMIN: [],
@@ -176,9 +178,9 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
             "chat.view_trace",
         ),
         Flow(
-            "Releases",
-            "admin:registry_release_changelist",
-            "What serves, and the alias history.",
+            "Production release",
+            "registry:production",
+            "What serves now, one-click rollback, and every rollback's evaluation and alert.",
             "registry.view_release",
         ),
         Flow("Health", "healthz", "Database, cache, broker and worker heartbeat.", ""),

@@ -178,6 +178,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 3600},
     },
     # Hourly: FAQ and policy documents must be re-indexed within an hour of a change (US-5.1).
+    # Every minute: finish any rollback whose follow-up (evaluation, alert) a killed worker left half done.
+    "rollbacks-resume": {
+        "task": "registry.tasks.rollbacks_resume_task",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
     "kb-ingest-faq-policy": {
         "task": "chat.tasks.kb_ingest_task",
         "schedule": timedelta(hours=1),
@@ -186,6 +192,14 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 HEALTH_HEARTBEAT_MAX_AGE_S = env("HEALTH_HEARTBEAT_MAX_AGE_S", 120, cast=int)
+
+# --- Alerts (rollbacks, auto-rollbacks) -------------------------------------------------------------
+# On a laptop, mail is written to files under var/mail so the demo shows what on-call received.
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "mangaassist-console@localhost")
+ALERT_EMAILS = [e.strip() for e in env("ALERT_EMAILS", "oncall@mangaassist.example").split(",") if e.strip()]
+ALERT_WEBHOOK_URL = env("ALERT_WEBHOOK_URL", "")
 
 # --- Auth, roles, API ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

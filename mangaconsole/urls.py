@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("guardrails.urls")),
     path("", include("prompts_app.urls")),
     path("", include("evaluation.urls")),
+    path("", include("registry.urls")),
     path("api/audit/", include("audit.api_urls")),
     path("api/eval/", include("evaluation.api_urls")),
     path("admin/", admin.site.urls),

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 from mangaconsole.access import console_view, public_view
 from mangaconsole.roles import ROLE_FLOWS, Role, user_roles
 from mangaconsole.selectors import health_report
+from registry.views import rollback_context
 
 
 def home(request):
@@ -51,6 +52,7 @@ def landing_view_for(role: str):
                 "role_label": Role.LABELS[role],
                 "flows": _flows_for(request.user, role),
                 "other_roles": [(r, Role.LABELS[r]) for r in user_roles(request.user) if r != role],
+                **(rollback_context() if role == Role.ONCALL_ENGINEER else {}),
             },
         )
 

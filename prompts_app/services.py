@@ -18,7 +18,7 @@ from prompts_app.bundle import PromptBundle, TemplateSpec, bundle_from_version, 
 from prompts_app.models import PromptStatus, PromptTemplate, PromptVersion
 from prompts_app.rendering import kind_of, template_check
 from registry.models import AliasName, ComponentKind, ComponentVersion
-from registry.selectors import alias_previous_release, release_for_alias, release_versions
+from registry.selectors import release_for_alias, release_versions
 from registry.services import alias_move, component_version_register, release_create
 
 BUMPS = ("patch", "minor", "major")
@@ -323,24 +323,23 @@ def prompt_release_promote(*, actor, reason: str = ""):
 
 @transaction.atomic
 def prompt_release_rollback(*, actor, reason: str):
-    """Move ``production`` back to the release it pointed at before (the alias's history)."""
-    if not reason.strip():
-        raise PromptError("say why you roll back")
-    production = release_for_alias(AliasName.PRODUCTION)
-    previous = alias_previous_release(AliasName.PRODUCTION)
-    if production is None or previous is None:
-        raise PromptError("there is no earlier production release to roll back to")
-    alias_move(alias=AliasName.PRODUCTION, release=previous, actor=actor, reason=f"Rollback: {reason}")
+    """Move ``production`` back: the registry's one rollback path (audited, alerted, evaluated)."""
+    from registry.services import RegistryError, release_rollback
+
+    try:
+        rollback = release_rollback(actor=actor, reason=reason)
+    except RegistryError as exc:
+        raise PromptError(str(exc)) from exc
     audit_record(
         actor=actor,
         action=AuditAction.PROMPT_ROLLBACK,
         target_type="registry.release",
-        target_id=production.number,
-        before={"production": production.number},
-        after={"production": previous.number},
+        target_id=rollback.from_release.number,
+        before={"production": rollback.from_release.number},
+        after={"production": rollback.to_release.number},
         reason=reason,
     )
-    return previous
+    return rollback.to_release
 
 
 def next_semvers(template: PromptTemplate) -> dict[str, str]:

@@ -83,6 +83,7 @@ class Release(models.Model):
 
     class Meta:
         ordering = ["-number"]
+        permissions = [("rollback_release", "Can roll production back to the previous release")]
 
     def __str__(self) -> str:
         return f"release {self.number}"
@@ -129,9 +130,44 @@ class AliasEvent(models.Model):
     actor = models.CharField(max_length=200)
     reason = models.TextField(blank=True)
     at = models.DateTimeField(db_index=True)
+    is_rollback = models.BooleanField(default=False, help_text="A rollback, not a forward move.")
 
     class Meta:
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.alias}: {self.from_release} → {self.to_release} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Rollback(models.Model):
+    """One rollback of ``production`` and its follow-up (US-1.3), as a resumable state machine.
+
+    The alias move and this row are one transaction, so the alias is never half-moved. The follow-up
+    (queue the golden evaluation of the restored release, send the alerts, write the result) advances
+    one state at a time with a conditional UPDATE; a worker killed between steps leaves a state that
+    the next run (the task again, or the ``rollbacks-resume`` beat entry) completes.
+    """
+
+    class State(models.IntegerChoices):
+        ALIAS_MOVED = 20, "Alias moved"
+        EVAL_QUEUED = 30, "Evaluation queued"
+        ALERTED = 40, "Alert sent"
+        DONE = 50, "Done"
+
+    from_release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
+    to_release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.CharField(max_length=200)
+    reason = models.TextField()
+    state = models.PositiveSmallIntegerField(choices=State.choices, default=State.ALIAS_MOVED, db_index=True)
+    requested_at = models.DateTimeField()
+    eval_run = models.ForeignKey(
+        "evaluation.EvalRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    alert_result = models.JSONField(default=dict, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"rollback {self.from_release.number} → {self.to_release.number}"

@@ -11,7 +11,7 @@ from registry.services import ALIAS_CACHE_KEY
 
 # Per-process caches (local memory by default) may hold a moved alias this long at most, so a
 # move or rollback reaches every process within seconds; the moving process drops it at once.
-ALIAS_CACHE_SECONDS = 2
+ALIAS_CACHE_SECONDS = 1
 
 
 def release_for_alias(name: AliasName | str = AliasName.PRODUCTION) -> Release | None:

@@ -19,6 +19,7 @@ from registry.models import (
     ComponentVersion,
     Release,
     ReleaseComponent,
+    Rollback,
 )
 
 ALIAS_CACHE_KEY = "registry:alias:{name}"
@@ -126,7 +127,9 @@ def release_create(
 
 
 @transaction.atomic
-def alias_move(*, alias: AliasName | str, release: Release, actor, reason: str = "", evidence=None) -> AliasEvent:
+def alias_move(
+    *, alias: AliasName | str, release: Release, actor, reason: str = "", evidence=None, rollback: bool = False
+) -> AliasEvent:
     """Point ``alias`` at ``release``, record the move, audit it, and mark versions in production.
 
     Locks the alias row (select_for_update) so two moves of one alias are serialised. The cached
@@ -141,7 +144,13 @@ def alias_move(*, alias: AliasName | str, release: Release, actor, reason: str =
     else:
         Alias.objects.filter(pk=current.pk).update(release=release, moved_at=now, moved_by=_actor_label(actor))
     event = AliasEvent.objects.create(
-        alias=name, from_release=previous, to_release=release, actor=_actor_label(actor), reason=reason, at=now
+        alias=name,
+        from_release=previous,
+        to_release=release,
+        actor=_actor_label(actor),
+        reason=reason,
+        at=now,
+        is_rollback=rollback,
     )
     if name == AliasName.PRODUCTION:
         # Versions that leave production are archived; the ones the new release names serve.
@@ -243,3 +252,144 @@ def production_bootstrap(*, actor) -> Release | None:
     release = release_create(actor=actor, versions=list(latest.values()), notes="First production release")
     alias_move(alias=AliasName.PRODUCTION, release=release, actor=actor, reason="Bootstrap: nothing served yet")
     return release
+
+
+# ------------------------------------------------------------------------------------ rollback
+def rollback_target(current: Release) -> Release | None:
+    """The release ``production`` served before ``current`` arrived by a forward move. Rollback
+    moves are skipped, so two rollbacks in a row walk back two releases instead of flip-flopping."""
+    event = (
+        AliasEvent.objects.filter(alias=AliasName.PRODUCTION, to_release=current, is_rollback=False)
+        .exclude(from_release=None)
+        .order_by("-at", "-id")
+        .select_related("from_release")
+        .first()
+    )
+    return event.from_release if event else None
+
+
+@transaction.atomic
+def release_rollback(*, actor, reason: str, expected_release: int | None = None) -> Rollback:
+    """Move ``production`` back to the release before it, record the rollback and queue its follow-up.
+
+    Locks the production alias row (select_for_update): of two requests made against the same
+    release (two people, or a double click), the second finds production already moved and is
+    refused with ``RegistryError``; exactly one alias move happens. ``expected_release`` is the
+    release number the requester saw as production.
+    """
+    if not reason.strip():
+        raise RegistryError("say why you roll back: the reason goes into the audit log and the alert")
+    alias = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).select_related("release").first()
+    if alias is None:
+        raise RegistryError("nothing is in production yet")
+    current = alias.release
+    if expected_release is not None and current.number != expected_release:
+        raise RegistryError(
+            f"production is release {current.number} now, not {expected_release}: "
+            "someone has already rolled back or promoted; reload the page"
+        )
+    target = rollback_target(current)
+    if target is None:
+        raise RegistryError(f"release {current.number} has no earlier production release to roll back to")
+    alias_move(
+        alias=AliasName.PRODUCTION,
+        release=target,
+        actor=actor,
+        reason=f"Rollback: {reason}",
+        rollback=True,
+    )
+    rollback = Rollback.objects.create(
+        from_release=current,
+        to_release=target,
+        requested_by=_actor_label(actor),
+        reason=reason,
+        requested_at=timezone.now(),
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.RELEASE_ROLLBACK,
+        target_type="registry.rollback",
+        target_id=rollback.pk,
+        before={"production": current.number},
+        after={"production": target.number, "state": "alias_moved"},
+        reason=reason,
+    )
+    from registry.tasks import rollback_followup_task
+
+    transaction.on_commit(lambda: rollback_followup_task.delay(rollback.pk))
+    return rollback
+
+
+def _advance(rollback: Rollback, frm: int, to: int, **fields) -> bool:
+    return Rollback.objects.filter(pk=rollback.pk, state=frm).update(state=to, **fields) == 1
+
+
+def rollback_followup(rollback_id: int) -> Rollback:
+    """Advance a rollback through its follow-up: queue the golden evaluation of the restored
+    release, alert on-call, write the result to the audit log. Each step runs only from its state,
+    so running this twice, or after a crash between steps, completes the rollback exactly once
+    (an alert may repeat if the worker died after sending it and before recording it)."""
+    from evaluation.services import EvalError, eval_run_create
+    from mangaconsole.lib.alerts import alert_send
+
+    rollback = Rollback.objects.select_related("from_release", "to_release").get(pk=rollback_id)
+    State = Rollback.State
+    if rollback.state == State.ALIAS_MOVED:
+        with transaction.atomic():
+            try:
+                run = eval_run_create(
+                    release=rollback.to_release, actor="system:rollback", baseline=rollback.from_release
+                )
+            except EvalError:  # no golden dataset loaded: the rollback still completes, and says so
+                run = None
+            if not _advance(rollback, State.ALIAS_MOVED, State.EVAL_QUEUED, eval_run=run):
+                transaction.set_rollback(True)
+        rollback.refresh_from_db()
+    if rollback.state == State.EVAL_QUEUED:
+        result = alert_send(
+            subject=f"[MangaAssist] production rolled back to release {rollback.to_release.number}",
+            body=(
+                f"{rollback.requested_by} rolled production back from release {rollback.from_release.number} "
+                f"to release {rollback.to_release.number} at {rollback.requested_at:%Y-%m-%d %H:%M:%S %Z}.\n"
+                f"Reason: {rollback.reason}\n"
+                f"Post-rollback evaluation: run {rollback.eval_run_id or 'not started (no golden dataset)'}."
+            ),
+            payload={
+                "event": "rollback",
+                "from_release": rollback.from_release.number,
+                "to_release": rollback.to_release.number,
+                "by": rollback.requested_by,
+                "reason": rollback.reason,
+                "eval_run": rollback.eval_run_id,
+            },
+        )
+        _advance(rollback, State.EVAL_QUEUED, State.ALERTED, alert_result=result)
+        rollback.refresh_from_db()
+    if rollback.state == State.ALERTED:
+        with transaction.atomic():
+            if _advance(rollback, State.ALERTED, State.DONE, finished_at=timezone.now()):
+                audit_record(
+                    actor="system:rollback",
+                    action=AuditAction.RELEASE_ROLLBACK,
+                    target_type="registry.rollback",
+                    target_id=rollback.pk,
+                    before={"state": "alerted"},
+                    after={"production": rollback.to_release.number, "state": "done"},
+                    evidence={"eval_run": rollback.eval_run_id, "alerts": rollback.alert_result},
+                    reason=f"Rollback by {rollback.requested_by} completed: {rollback.reason}",
+                )
+        rollback.refresh_from_db()
+    return rollback
+
+
+def rollbacks_resume(*, older_than_s: int = 30) -> list[int]:
+    """Finish rollbacks left unfinished (a worker died mid-follow-up). Returns their ids."""
+    from datetime import timedelta
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    ids = list(
+        Rollback.objects.filter(state__lt=Rollback.State.DONE, requested_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    for pk in ids:
+        rollback_followup(pk)
+    return ids

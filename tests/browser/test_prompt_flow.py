@@ -112,13 +112,13 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
         production = release_for_alias("production")
         assert production != first_production
         assert f"release {production.number}" in reviewer.get_by_test_id("production-release").inner_text()
-        time.sleep(2.5)  # the alias cache of daphne's process lives 2 s
+        time.sleep(1.5)  # the alias cache of daphne's process lives 1 s
         assert _chat_prompt_version(browser, asgi_server, 1).startswith("faq@1.1.0")
 
         reviewer.get_by_test_id("rollback-reason").fill("demo: back to 1.0.0")
         reviewer.get_by_test_id("rollback").click()
         assert release_for_alias("production") == first_production
-        time.sleep(2.5)
+        time.sleep(1.5)
         assert _chat_prompt_version(browser, asgi_server, 1).startswith("faq@1.0.0")
 
         # A template that drops the citation rule fails its gate and cannot be released.
