@@ -311,6 +311,8 @@ def stream_scripted(prompt: Prompt, *, config: dict) -> Iterator[str | Usage]:
     ``chunk_chars``-sized pieces when given. Like LiteLLM's ``mock_response``, it lets a test make the
     "model" say exactly what a fooled LLM would (a leaked email, a made-up price) so that the real
     guardrails can be seen catching it. On a strict regeneration it plays the rule's ``strict`` answer."""
+    if config.get("fail"):  # a drill: the "model" errors before its first token (S32 fallback tests)
+        raise GenerationError(config["fail"], f"scripted failure of {config.get('model_id', 'scripted')}")
     answer, strict = config.get("default", "OK."), None
     for rule in config.get("script", []):
         if re.search(rule["match"], prompt.user, re.IGNORECASE):
@@ -335,3 +337,32 @@ def stream_answer(prompt: Prompt, hits: list[Hit], *, config: dict) -> Iterator[
     if provider == "openai_compatible":
         return stream_openai_compatible(prompt, config=config)
     raise GenerationError("provider_unknown", f"unknown generation provider {provider!r}")
+
+
+def stream_with_fallback(prompt: Prompt, hits: list[Hit], *, config: dict) -> Iterator[str | Usage]:
+    """The release's generator, then each model of its ``fallbacks`` list in order (S32), when one
+    fails before its first token: an error, a throttle or a timeout (the providers' clients time
+    out and raise ``GenerationError``). A failure after text was streamed cannot be taken back and
+    is raised. The chain of failures is reported in the final ``Usage.extra["fallback"]``, which
+    the pipeline writes on the trace's generate span."""
+    chain = [config, *config.get("fallbacks", [])]
+    failures: list[dict] = []
+    for i, cfg in enumerate(chain):
+        started = False
+        try:
+            for item in stream_answer(prompt, hits, config=cfg):
+                if isinstance(item, Usage):
+                    if failures:
+                        item.extra = {**item.extra, "fallback": failures, "served_by": _model_name(cfg)}
+                else:
+                    started = True
+                yield item
+            return
+        except GenerationError as exc:
+            if started or i == len(chain) - 1:
+                raise
+            failures.append({"model": _model_name(cfg), "error": exc.code, "detail": exc.detail[:200]})
+
+
+def _model_name(cfg: dict) -> str:
+    return cfg.get("model_id") or cfg.get("provider", "local")

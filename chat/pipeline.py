@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from chat import intent as intent_model
 from chat.embeddings import embed_query
-from chat.generation import Prompt, Usage, count_tokens, stream_answer, tokenise_for_stream
+from chat.generation import Prompt, Usage, count_tokens, stream_with_fallback, tokenise_for_stream
 from chat.retrieval import Hit, retrieve
 from chat.traces import PendingTurn, writer
 from finops.services import token_cost
@@ -287,7 +287,7 @@ def complete_turn(
         outputs={"context_blocks": len(turn.hits), "history_messages": len(turn.prompt.history)},
         component_version=turn.prompt.version,
     )
-    turn.stream = stream_answer(turn.prompt, turn.hits, config=generator_config or ctx.generator_config)
+    turn.stream = stream_with_fallback(turn.prompt, turn.hits, config=generator_config or ctx.generator_config)
     turn.generator_config = generator_config or ctx.generator_config
     return turn
 
@@ -301,7 +301,7 @@ def regenerate_strict(turn: PreparedTurn) -> str:
     """The same prompt again under stricter constraints (temperature 0, context-only), collected."""
     prompt = dataclasses.replace(turn.prompt, strict=True)
     config = turn.generator_config or turn.ctx.generator_config
-    return "".join(p for p in stream_answer(prompt, turn.hits, config=config) if isinstance(p, str))
+    return "".join(p for p in stream_with_fallback(prompt, turn.hits, config=config) if isinstance(p, str))
 
 
 def stream_guard(turn: PreparedTurn) -> StreamGuard | None:
@@ -422,13 +422,14 @@ def finish_turn(
     cost = token_cost(model_id=model_id, input_tokens=in_tok, output_tokens=out_tok)
     gen_seconds = end - gen_start
     ttft_ms = (first_token_at - turn.t0) * 1000 if first_token_at else None
+    fallback = (usage.extra.get("fallback") if usage else None) or []
     _span(
         turn.spans,
         "generate",
         turn.t0,
         gen_start,
         end,
-        outputs={"text": answer},
+        outputs={"text": answer, **({"fallback": fallback, "served_by": usage.extra["served_by"]} if fallback else {})},
         component_version=turn.ctx.versions.get("generator", ""),
         input_tokens=in_tok,
         output_tokens=out_tok,
@@ -525,6 +526,7 @@ def finish_turn(
         "guardrail": {"verdict": verdict, "reason": outcome.reason if outcome else ""},
         "cost_usd": float(cost),
         "latency_ms": trace["latency_ms"],
+        "fallback": fallback,
     }
 
 
