@@ -29,6 +29,7 @@ class AuditAction(models.TextChoices):
     THRESHOLDS_CHANGE = "evaluation.thresholds", "Gate thresholds changed"
     EVAL_RUN = "evaluation.run", "Offline evaluation run"
     RELEASE_ROLLBACK = "registry.rollback", "Production rolled back"
+    FLAG_CHANGE = "registry.flag", "Kill switch or capability flag toggled"
 
 
 class AuditEntry(models.Model):

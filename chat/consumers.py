@@ -179,7 +179,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except GenerationError as exc:
             return await self._error(exc.code, exc.detail)
         message_id = str(turn.message_id)
-        local = (turn.generator_config or {}).get("provider", "local") in ("local", "scripted") or turn.blocked
+        local = (
+            (turn.generator_config or {}).get("provider", "local") in ("local", "scripted")
+            or turn.blocked
+            or turn.safe_mode
+        )
         pieces, usage, error = [], None, ""
         gen_start, first_at = time.perf_counter(), None
         stream = turn.stream

@@ -28,10 +28,20 @@ from guardrails.policy import Policy, default_policy, policy_from_version
 from guardrails.runtime import GuardOutcome, blocked_outcome, guard_answer
 from guardrails.streaming import StreamGuard, published_shapes
 from prompts_app.bundle import PromptBundle, bundle_from_version, default_bundle
-from registry.selectors import release_for_alias, release_versions
+from registry.selectors import flags_current, release_for_alias, release_versions
 
 log = logging.getLogger(__name__)
 NEEDS_RETRIEVAL = {"recommendation", "product_question", "faq", "order_tracking", "return_request", "promotion"}
+
+
+# What the bot says while the global kill switch is on (S29): fixed text, no model, no retrieval.
+SAFE_TEMPLATES = {
+    "escalation": "Of course: I'm connecting you with a customer service associate now.",
+    "default": (
+        "MangaAssist is taking a short break. You can browse the catalog, track an order under Your Orders, "
+        "or ask to talk to a person: a customer service associate will help."
+    ),
+}
 
 
 class NotServing(Exception):
@@ -117,6 +127,7 @@ class PreparedTurn:
     fallback: str = ""
     guard_decisions: list[Decision] = field(default_factory=list)
     generator_config: dict | None = None  # the release's, unless a caller overrides it
+    safe_mode: bool = False  # the global kill switch was on: a safe template, nothing else
 
 
 def _span(spans: list, name: str, t0: float, start: float, end: float, **fields) -> None:
@@ -217,7 +228,15 @@ def classify_turn(
         t0,
         spans,
     )
-    turn.needs_retrieval = intent in NEEDS_RETRIEVAL and not degraded and pre.blocked is None
+    flags = flags_current()
+    turn.safe_mode = flags["kill_switch"]
+    turn.needs_retrieval = (
+        intent in NEEDS_RETRIEVAL and not degraded and pre.blocked is None and flags["retrieval"] and not turn.safe_mode
+    )
+    if not flags["llm_generation"]:
+        turn.generator_config = {"provider": "local", "model_id": "local-grounded-responder", "max_tokens": 400}
+    if turn.safe_mode or not flags["retrieval"] or not flags["llm_generation"]:
+        _span(spans, "flags", t0, time.perf_counter(), time.perf_counter(), outputs=dict(flags))
     turn.tight = tight
     turn.blocked, turn.fallback, turn.guard_decisions = pre.blocked, pre.fallback, list(pre.decisions)
     if pre.blocked is not None:
@@ -239,6 +258,10 @@ def complete_turn(
     if turn.blocked is not None:
         turn.stream = _fixed_stream(turn.fallback)
         return turn
+    if turn.safe_mode:
+        turn.stream = _fixed_stream(SAFE_TEMPLATES.get(turn.intent, SAFE_TEMPLATES["default"]), stop="kill_switch")
+        return turn
+    generator_config = generator_config or turn.generator_config
     if turn.needs_retrieval:
         a = time.perf_counter()
         if query_vector is None:
@@ -292,9 +315,9 @@ def complete_turn(
     return turn
 
 
-def _fixed_stream(text: str):
+def _fixed_stream(text: str, *, stop: str = "guardrail_block"):
     yield from tokenise_for_stream(text)
-    yield Usage(0, 0, "guardrail_block", "guardrail")
+    yield Usage(0, 0, stop, "guardrail" if stop == "guardrail_block" else "safe-template")
 
 
 def regenerate_strict(turn: PreparedTurn) -> str:
@@ -305,8 +328,8 @@ def regenerate_strict(turn: PreparedTurn) -> str:
 
 
 def stream_guard(turn: PreparedTurn) -> StreamGuard | None:
-    """The streaming filter for this turn (None for a blocked turn: its fallback is ours)."""
-    if turn.blocked is not None:
+    """The streaming filter for this turn (None for a blocked or safe-mode turn: the text is ours)."""
+    if turn.blocked is not None or turn.safe_mode:
         return None
     allow = published_shapes(" ".join(h.text for h in turn.hits)) if turn.hits else frozenset()
     return StreamGuard(turn.ctx.policy, allow=allow)
@@ -319,6 +342,8 @@ def guard_turn(
     regeneration when a check fails (run in a worker thread by the consumer)."""
     if turn.blocked is not None:
         return blocked_outcome(turn.fallback, [], turn.blocked.check)
+    if turn.safe_mode:
+        return GuardOutcome(streamed, "pass", "kill switch: safe template", [], False)
     return guard_answer(
         streamed,
         hits=turn.hits,

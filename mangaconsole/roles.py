@@ -52,6 +52,7 @@ _TRACES_READ = ["chat.view_trace", "chat.view_span", "chat.view_feedback"]
 _GUARDRAILS_READ = ["guardrails.view_guardrailevent"]
 _GUARDRAILS_REVIEW = [*_GUARDRAILS_READ, "guardrails.review_guardrailevent"]
 _REGISTRY_READ = [
+    "registry.view_flag",
     "registry.view_component",
     "registry.view_componentversion",
     "registry.view_release",
@@ -104,6 +105,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_EVAL_READ,
         "prompts_app.promote_promptversion",  # rollback is on-call's job
         "registry.rollback_release",
+        "registry.toggle_flag",
     ],
     Role.PROMPT_ENGINEER: [
         "audit.view_auditentry",
@@ -184,6 +186,12 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
             "registry.view_release",
         ),
         Flow("Health", "healthz", "Database, cache, broker and worker heartbeat.", ""),
+        Flow(
+            "Kill switches",
+            "registry:flags",
+            "Drop the bot to safe templates, or switch retrieval or LLM generation off.",
+            "registry.view_flag",
+        ),
         Flow(
             "Prompt rollback",
             "prompts:index",

@@ -171,3 +171,27 @@ class Rollback(models.Model):
 
     def __str__(self) -> str:
         return f"rollback {self.from_release.number} → {self.to_release.number}"
+
+
+class FlagName(models.TextChoices):
+    """Operational switches (S29). ``KILL_SWITCH`` on drops the bot to safe templates; the others,
+    when off, switch one capability off."""
+
+    KILL_SWITCH = "kill_switch", "Global kill switch (safe templates only)"
+    RETRIEVAL = "retrieval", "Retrieval (catalog, FAQ and policy search)"
+    LLM_GENERATION = "llm_generation", "Generation by the release's model (off: the local responder)"
+
+
+class Flag(models.Model):
+    name = models.CharField(max_length=40, choices=FlagName.choices, unique=True)
+    enabled = models.BooleanField()
+    updated_by = models.CharField(max_length=200)
+    updated_at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("toggle_flag", "Can toggle kill switches and capability flags")]
+
+    def __str__(self) -> str:
+        return f"{self.name}={'on' if self.enabled else 'off'}"

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from django.core.cache import cache
 
-from registry.models import Alias, AliasEvent, AliasName, ComponentVersion, Release
-from registry.services import ALIAS_CACHE_KEY
+from registry.models import Alias, AliasEvent, AliasName, ComponentVersion, Flag, Release
+from registry.services import ALIAS_CACHE_KEY, FLAG_DEFAULTS, FLAGS_CACHE_KEY
 
 # Per-process caches (local memory by default) may hold a moved alias this long at most, so a
 # move or rollback reaches every process within seconds; the moving process drops it at once.
@@ -56,3 +56,13 @@ def current_embedder_version() -> str:
     if latest is None:
         raise LookupError("no embedder is registered: run `manage.py seed_demo` first")
     return latest.version_id
+
+
+def flags_current() -> dict[str, bool]:
+    """{flag name: enabled} with the defaults for flags never set; cached for ALIAS_CACHE_SECONDS."""
+    flags = cache.get(FLAGS_CACHE_KEY)
+    if flags is None:
+        flags = {name.value: default for name, default in FLAG_DEFAULTS.items()}
+        flags.update(dict(Flag.objects.values_list("name", "enabled")))
+        cache.set(FLAGS_CACHE_KEY, flags, ALIAS_CACHE_SECONDS)
+    return flags

@@ -17,6 +17,8 @@ from registry.models import (
     Component,
     ComponentKind,
     ComponentVersion,
+    Flag,
+    FlagName,
     Release,
     ReleaseComponent,
     Rollback,
@@ -393,3 +395,36 @@ def rollbacks_resume(*, older_than_s: int = 30) -> list[int]:
     for pk in ids:
         rollback_followup(pk)
     return ids
+
+
+# ------------------------------------------------------------------------------ flags (S29)
+FLAG_DEFAULTS = {FlagName.KILL_SWITCH: False, FlagName.RETRIEVAL: True, FlagName.LLM_GENERATION: True}
+FLAGS_CACHE_KEY = "registry:flags"
+
+
+@transaction.atomic
+def flag_set(*, name: FlagName | str, enabled: bool, actor, reason: str) -> Flag:
+    """Turn a switch on or off (audited); every process sees it on its next turn after the cache
+    (1 s) expires, the changing process at once."""
+    name = FlagName(name)
+    if not reason.strip():
+        raise RegistryError("say why: the reason goes into the audit log")
+    current = Flag.objects.select_for_update().filter(name=name).first()
+    before = current.enabled if current else FLAG_DEFAULTS[name]
+    values = {"enabled": enabled, "updated_by": _actor_label(actor), "updated_at": timezone.now(), "reason": reason}
+    if current is None:
+        flag = Flag.objects.create(name=name, **values)
+    else:
+        Flag.objects.filter(pk=current.pk).update(**values)
+        flag = Flag.objects.get(pk=current.pk)
+    audit_record(
+        actor=actor,
+        action=AuditAction.FLAG_CHANGE,
+        target_type="registry.flag",
+        target_id=name.value,
+        before={"enabled": before},
+        after={"enabled": enabled},
+        reason=reason,
+    )
+    transaction.on_commit(lambda: cache.delete(FLAGS_CACHE_KEY))
+    return flag

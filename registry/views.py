@@ -3,7 +3,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from mangaconsole.access import console_view
-from registry.models import AliasName, Rollback
+from registry.models import AliasName, Flag, Rollback
 from registry.selectors import release_for_alias, release_versions
 from registry.services import RegistryError, release_rollback, rollback_target
 
@@ -52,3 +52,39 @@ def rollback(request):
             "new turns use it within seconds. Its golden evaluation and the alert follow.",
         )
     return redirect(request.POST.get("next") or "registry:production")
+
+
+@console_view(permission="registry.view_flag")
+@require_GET
+def flags(request):
+    from registry.models import FlagName
+    from registry.selectors import flags_current
+
+    current = flags_current()
+    rows = {f.name: f for f in Flag.objects.all()}
+    return render(
+        request,
+        "registry/flags.html",
+        {"flags": [(name, label, current[name], rows.get(name)) for name, label in FlagName.choices]},
+    )
+
+
+@console_view(permission="registry.toggle_flag")
+@require_POST
+def flag_toggle(request, name):
+    from registry.models import FlagName
+    from registry.services import flag_set
+
+    if name not in FlagName.values:
+        messages.error(request, f"No flag {name!r}.")
+        return redirect("registry:flags")
+    enabled = request.POST.get("enabled") == "on"
+    try:
+        flag_set(name=name, enabled=enabled, actor=request.user, reason=request.POST.get("reason", ""))
+    except RegistryError as exc:
+        messages.error(request, f"Not changed: {exc}")
+    else:
+        messages.success(
+            request, f"{FlagName(name).label}: {'on' if enabled else 'off'}. Every process follows within 1 s."
+        )
+    return redirect(request.POST.get("next") or "registry:flags")
