@@ -178,7 +178,7 @@ def alias_move(
 def production_promote_version(*, version: ComponentVersion, actor, notes: str, reason: str, evidence=None):
     """Cut a release from the current production one with ``version`` swapped in and point
     production at it (one transaction, audited). Returns (new release, previous release)."""
-    current = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).select_related("release").first()
+    current = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).first()
     if current is None:
         raise RegistryError("nothing is in production yet: run seed_demo first")
     previous = current.release
@@ -274,14 +274,15 @@ def rollback_target(current: Release) -> Release | None:
 def release_rollback(*, actor, reason: str, expected_release: int | None = None) -> Rollback:
     """Move ``production`` back to the release before it, record the rollback and queue its follow-up.
 
-    Locks the production alias row (select_for_update): of two requests made against the same
+    Locks the production alias row (select_for_update, no join: PostgreSQL re-checks a joined row
+    after the wait and would drop the moved alias): of two requests made against the same
     release (two people, or a double click), the second finds production already moved and is
     refused with ``RegistryError``; exactly one alias move happens. ``expected_release`` is the
     release number the requester saw as production.
     """
     if not reason.strip():
         raise RegistryError("say why you roll back: the reason goes into the audit log and the alert")
-    alias = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).select_related("release").first()
+    alias = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).first()
     if alias is None:
         raise RegistryError("nothing is in production yet")
     current = alias.release

@@ -46,6 +46,15 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The Redis cache outlives a test's database: an alias cached by one test must not point the
+    next test at a release its database does not hold."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def transactional_db(transactional_db):
     """pytest-django's transactional_db, plus emptying the audit table before its flush."""

@@ -166,25 +166,30 @@ def test_two_people_clicking_at_once_produce_exactly_one_alias_move(transactiona
     second = _promote_new()
     users = [make_user("oc1", Role.ONCALL_ENGINEER), make_user("oc2", Role.ONCALL_ENGINEER)]
     barrier = threading.Barrier(2)
-    answers = []
+    answers, errors = [], []
 
     def click(user):
-        client = Client()
-        client.force_login(user)
-        barrier.wait()
-        response = client.post(
-            "/releases/rollback/",
-            {"reason": f"{user.username} saw errors", "expected_release": second.number},
-            follow=True,
-        )
-        answers.append(response.content.decode())
-        connection.close()
+        try:
+            client = Client()
+            client.force_login(user)
+            barrier.wait()
+            response = client.post(
+                "/releases/rollback/",
+                {"reason": f"{user.username} saw errors", "expected_release": second.number},
+                follow=True,
+            )
+            answers.append(response.content.decode())
+        except Exception as exc:  # a thread's exception would otherwise vanish
+            errors.append(repr(exc))
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=click, args=(u,)) for u in users]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
+    assert errors == []
     assert AliasEvent.objects.filter(alias=AliasName.PRODUCTION, is_rollback=True).count() == 1
     assert Rollback.objects.count() == 1
     assert sum("Production now serves release" in a for a in answers) == 1
