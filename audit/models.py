@@ -30,6 +30,9 @@ class AuditAction(models.TextChoices):
     EVAL_RUN = "evaluation.run", "Offline evaluation run"
     RELEASE_ROLLBACK = "registry.rollback", "Production rolled back"
     FLAG_CHANGE = "registry.flag", "Kill switch or capability flag toggled"
+    DEPLOYMENT = "registry.deployment", "Deployment pipeline stage"
+    CANARY = "registry.canary", "Canary started, stepped, promoted or rolled back"
+    GUARD = "registry.guard", "Production guard decision"
 
 
 class AuditEntry(models.Model):

@@ -11,6 +11,7 @@ Each provider yields text chunks and finally one ``Usage``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -313,6 +314,10 @@ def stream_scripted(prompt: Prompt, *, config: dict) -> Iterator[str | Usage]:
     guardrails can be seen catching it. On a strict regeneration it plays the rule's ``strict`` answer."""
     if config.get("fail"):  # a drill: the "model" errors before its first token (S32 fallback tests)
         raise GenerationError(config["fail"], f"scripted failure of {config.get('model_id', 'scripted')}")
+    rate = float(config.get("fail_rate") or 0)
+    if rate and int.from_bytes(hashlib.sha256(prompt.user.encode()).digest()[:4], "big") / 2**32 < rate:
+        # an injected error rate (canary drills): a fixed share of distinct messages fail, reproducibly
+        raise GenerationError("model_error", f"injected failure of {config.get('model_id', 'scripted')}")
     answer, strict = config.get("default", "OK."), None
     for rule in config.get("script", []):
         if re.search(rule["match"], prompt.user, re.IGNORECASE):

@@ -12,23 +12,23 @@ import dataclasses
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.utils import timezone
 
 from chat import intent as intent_model
 from chat.embeddings import embed_query
-from chat.generation import Prompt, Usage, count_tokens, stream_with_fallback, tokenise_for_stream
+from chat.generation import GenerationError, Prompt, Usage, count_tokens, stream_with_fallback, tokenise_for_stream
 from chat.retrieval import Hit, retrieve
 from chat.traces import PendingTurn, writer
 from finops.services import token_cost
 from guardrails.checks import Decision, pre_checks
-from guardrails.policy import Policy, default_policy, policy_from_version
+from guardrails.policy import Policy, default_policy, policy_from_version, policy_without
 from guardrails.runtime import GuardOutcome, blocked_outcome, guard_answer
 from guardrails.streaming import StreamGuard, published_shapes
 from prompts_app.bundle import PromptBundle, bundle_from_version, default_bundle
-from registry.selectors import flags_current, release_for_alias, release_versions
+from registry.selectors import flags_current, release_for_session, release_versions
 
 log = logging.getLogger(__name__)
 NEEDS_RETRIEVAL = {"recommendation", "product_question", "faq", "order_tracking", "return_request", "promotion"}
@@ -63,12 +63,12 @@ class ServingContext:
 _serving_cache: dict[int, ServingContext] = {}
 
 
-def serving_context(release=None) -> ServingContext:
-    """What serves a turn: the production release's components, or ``release``'s (an offline
-    evaluation runs a candidate release through exactly this path). Cached per release: releases
-    are immutable."""
+def serving_context(release=None, *, session_id=None) -> ServingContext:
+    """What serves a turn: the production release's components (or the canary's, for a session in
+    the canary's share), or ``release``'s (an offline evaluation runs a candidate release through
+    exactly this path). Cached per release: releases are immutable."""
     if release is None:
-        release = release_for_alias("production")
+        release = release_for_session(session_id)
     if release is None:
         raise NotServing("no release is in production yet: run `manage.py seed_demo`")
     cached = _serving_cache.get(release.pk)
@@ -170,7 +170,11 @@ def classify_turn(
     t0 = time.perf_counter()
     started_at = timezone.now()
     spans: list[dict] = []
-    ctx = ctx or serving_context()
+    ctx = ctx or serving_context(session_id=state.session_id)
+    flags = flags_current()
+    switched_off = [k.split(":", 1)[1] for k, on in flags.items() if k.startswith("guardrail:") and not on]
+    if switched_off:  # a guardrail check switched off from the console (S29): this turn's policy skips it
+        ctx = replace(ctx, policy=policy_without(ctx.policy, switched_off))
     pre = pre_checks(text, ctx.policy)
     _guard_spans(spans, t0, pre.decisions, ctx.policy.version)
     text = pre.text
@@ -228,14 +232,13 @@ def classify_turn(
         t0,
         spans,
     )
-    flags = flags_current()
     turn.safe_mode = flags["kill_switch"]
     turn.needs_retrieval = (
         intent in NEEDS_RETRIEVAL and not degraded and pre.blocked is None and flags["retrieval"] and not turn.safe_mode
     )
     if not flags["llm_generation"]:
         turn.generator_config = {"provider": "local", "model_id": "local-grounded-responder", "max_tokens": 400}
-    if turn.safe_mode or not flags["retrieval"] or not flags["llm_generation"]:
+    if turn.safe_mode or not flags["retrieval"] or not flags["llm_generation"] or switched_off:
         _span(spans, "flags", t0, time.perf_counter(), time.perf_counter(), outputs=dict(flags))
     turn.tight = tight
     turn.blocked, turn.fallback, turn.guard_decisions = pre.blocked, pre.fallback, list(pre.decisions)
@@ -394,18 +397,33 @@ def run_turn(
     guard = stream_guard(turn)
     sent, raw, usage, first_at = [], [], None, None
     gen_start = time.perf_counter()
-    for item in turn.stream:
-        if isinstance(item, Usage):
-            usage = item
-            continue
-        raw.append(item)
-        out = guard.feed(item) if guard is not None else item
-        if out:
-            first_at = first_at or time.perf_counter()
-            sent.append(out)
-        if guard is not None and guard.violation is not None:
-            turn.stream.close()  # stop generation
-            break
+    try:
+        for item in turn.stream:
+            if isinstance(item, Usage):
+                usage = item
+                continue
+            raw.append(item)
+            out = guard.feed(item) if guard is not None else item
+            if out:
+                first_at = first_at or time.perf_counter()
+                sent.append(out)
+            if guard is not None and guard.violation is not None:
+                turn.stream.close()  # stop generation
+                break
+    except GenerationError as exc:
+        # as the consumer does: the failed turn is traced with its error (what the canary and the
+        # production guard count), then the caller sees the error
+        finish_turn(
+            state,
+            turn,
+            answer="",
+            usage=None,
+            gen_start=gen_start,
+            first_token_at=None,
+            error=f"{exc.code}: {exc.detail}",
+            record=record,
+        )
+        raise
     if guard is not None:
         sent.append(guard.finish())
     gen_end = time.perf_counter()

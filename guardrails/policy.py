@@ -124,6 +124,16 @@ def policy_from_version(version) -> Policy:
     return Policy(version=version.version_id, config=version.config, classifier=classifier, metrics=version.metrics)
 
 
+def policy_without(policy: Policy, checks: list[str]) -> Policy:
+    """``policy`` with ``checks`` disabled (a guardrail switched off by its flag, S29). The version
+    says so, so a trace shows which checks did not run."""
+    config = copy.deepcopy(policy.config)
+    for name in checks:
+        config.setdefault("checks", {}).setdefault(name, {})["enabled"] = False
+    label = f"{policy.version}-off:{','.join(sorted(checks))}"
+    return Policy(version=label, config=config, classifier=policy.classifier, metrics=policy.metrics)
+
+
 def validate_policy(config: dict) -> list[str]:
     """Problems with a policy document, each one sentence (empty when it is usable)."""
     problems = []

@@ -177,13 +177,25 @@ CELERY_BEAT_SCHEDULE = {
         "kwargs": {"sources": ["catalog"], "trigger": "beat"},
         "options": {"expires": 3600},
     },
-    # Hourly: FAQ and policy documents must be re-indexed within an hour of a change (US-5.1).
     # Every minute: finish any rollback whose follow-up (evaluation, alert) a killed worker left half done.
     "rollbacks-resume": {
         "task": "registry.tasks.rollbacks_resume_task",
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Every 30 s: the active canary's arm against its baseline; a breached rule rolls it back (US-3.4).
+    "canary-check": {
+        "task": "registry.tasks.canary_check_task",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
+    },
+    # Every minute: production's hard thresholds roll back, soft ones page on-call (US-3.5).
+    "production-guard": {
+        "task": "registry.tasks.production_guard_task",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
+    # Hourly: FAQ and policy documents must be re-indexed within an hour of a change (US-5.1).
     "kb-ingest-faq-policy": {
         "task": "chat.tasks.kb_ingest_task",
         "schedule": timedelta(hours=1),
@@ -191,6 +203,10 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 1800},
     },
 }
+# Auto-rollback needs this many turns on the tested arm and a one-sided test at CANARY_ALPHA (registry.monitoring).
+CANARY_MIN_SAMPLES = env("CANARY_MIN_SAMPLES", 200, cast=int)
+CANARY_ALPHA = env("CANARY_ALPHA", 0.05, cast=float)
+GUARD_WINDOW_MINUTES = env("GUARD_WINDOW_MINUTES", 60, cast=int)
 HEALTH_HEARTBEAT_MAX_AGE_S = env("HEALTH_HEARTBEAT_MAX_AGE_S", 120, cast=int)
 
 # --- Alerts (rollbacks, auto-rollbacks) -------------------------------------------------------------

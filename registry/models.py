@@ -183,7 +183,9 @@ class FlagName(models.TextChoices):
 
 
 class Flag(models.Model):
-    name = models.CharField(max_length=40, choices=FlagName.choices, unique=True)
+    name = models.CharField(
+        max_length=60, unique=True, help_text="A FlagName, or guardrail:<check> (off skips that check)"
+    )
     enabled = models.BooleanField()
     updated_by = models.CharField(max_length=200)
     updated_at = models.DateTimeField()
@@ -195,3 +197,135 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={'on' if self.enabled else 'off'}"
+
+
+# ------------------------------------------------------------------------- deployments (US-1.2)
+class Deployment(models.Model):
+    """One release taken through the pipeline: build → evaluate → staging → smoke → approve → promote.
+
+    Each stage is a DeploymentStage row with its status and log; the Celery chain advances them and a
+    failed stage stops it with its reason. ``targets`` lists where the release is deployed (``local``
+    always; ``sagemaker:<endpoint>`` and ``bedrock:<model id>`` when its components say so)."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        WAITING = "waiting_approval", "Waiting for approval"
+        PROMOTED = "promoted", "Promoted"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="deployments")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.RUNNING, db_index=True)
+    targets = models.JSONField(default=list, blank=True)
+    requested_by = models.CharField(max_length=200)
+    requested_at = models.DateTimeField()
+    approved_by = models.CharField(max_length=200, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+    eval_run = models.ForeignKey(
+        "evaluation.EvalRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        permissions = [
+            ("deploy_release", "Can start a deployment of a release through the pipeline"),
+            ("approve_deployment", "Can approve the promotion step of a deployment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"deployment {self.pk} of release {self.release.number}"
+
+
+class StageName(models.TextChoices):
+    BUILD = "build", "Build and register artifacts"
+    EVALUATE = "evaluate", "Offline evaluation gate"
+    STAGING = "staging", "Deploy to staging"
+    SMOKE = "smoke", "Integration smoke test"
+    APPROVE = "approve", "Approval"
+    PROMOTE = "promote", "Promote to production"
+
+
+STAGE_ORDER = [s.value for s in StageName]
+
+
+class DeploymentStage(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting for a person"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Not run"
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(max_length=20, choices=StageName.choices)
+    order = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    log = models.TextField(blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["deployment", "order"]
+        constraints = [models.UniqueConstraint(fields=["deployment", "name"], name="one_row_per_stage")]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}:{self.name}={self.status}"
+
+
+# ------------------------------------------------------------------------------ canary (US-3.4)
+CANARY_STEPS = (1, 10, 50, 100)
+
+
+class Canary(models.Model):
+    """A release serving ``percent`` % of sessions (sticky by session id) beside production."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Serving"
+        PROMOTED = "promoted", "Promoted to production"
+        ROLLED_BACK = "rolled_back", "Rolled back automatically"
+        STOPPED = "stopped", "Stopped by a person"
+
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
+    baseline = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
+    percent = models.PositiveSmallIntegerField(default=1)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVE, db_index=True)
+    started_by = models.CharField(max_length=200)
+    started_at = models.DateTimeField()
+    steps = models.JSONField(default=list, blank=True, help_text="[{percent, by, at}] each approved step")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    decision = models.JSONField(default=dict, blank=True, help_text="The last check: per-arm counts, rates, tests")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        permissions = [("manage_canary", "Can start, step up, promote and stop a canary")]
+        constraints = [
+            models.UniqueConstraint(fields=["state"], condition=models.Q(state="active"), name="one_active_canary")
+        ]
+
+    def __str__(self) -> str:
+        return f"canary of release {self.release.number} at {self.percent}%"
+
+
+class MonitorEvent(models.Model):
+    """A decision of the canary check or the production guard (US-3.4, US-3.5), with its evidence."""
+
+    class Kind(models.TextChoices):
+        CANARY_ROLLBACK = "canary_rollback", "Canary rolled back"
+        GUARD_ROLLBACK = "guard_rollback", "Production rolled back by the guard"
+        GUARD_PAGE = "guard_page", "On-call paged (soft threshold)"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(db_index=True)
+    summary = models.TextField()
+    evidence = models.JSONField(default=dict)
+    alert_result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} release {self.release.number}"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from django.core.cache import cache
 
-from registry.models import Alias, AliasEvent, AliasName, ComponentVersion, Flag, Release
-from registry.services import ALIAS_CACHE_KEY, FLAG_DEFAULTS, FLAGS_CACHE_KEY
+from registry.models import Alias, AliasEvent, AliasName, Canary, ComponentVersion, Flag, Release
+from registry.services import ALIAS_CACHE_KEY, CANARY_CACHE_KEY, FLAG_DEFAULTS, FLAGS_CACHE_KEY
 
 # Per-process caches (local memory by default) may hold a moved alias this long at most, so a
 # move or rollback reaches every process within seconds; the moving process drops it at once.
@@ -22,6 +23,35 @@ def release_for_alias(name: AliasName | str = AliasName.PRODUCTION) -> Release |
         release_id = Alias.objects.filter(name=name).values_list("release_id", flat=True).first() or 0
         cache.set(key, release_id, ALIAS_CACHE_SECONDS)
     return Release.objects.filter(pk=release_id).first() if release_id else None
+
+
+def canary_current() -> tuple[int, int, int] | None:
+    """(canary id, release id, percent) of the active canary, or None; cached like the aliases."""
+    found = cache.get(CANARY_CACHE_KEY)
+    if found is None:
+        row = Canary.objects.filter(state=Canary.State.ACTIVE).values_list("pk", "release_id", "percent").first()
+        found = list(row) if row else []
+        cache.set(CANARY_CACHE_KEY, found, ALIAS_CACHE_SECONDS)
+    return tuple(found) if found else None
+
+
+def canary_bucket(session_id, canary_id: int) -> float:
+    """Where a session falls in [0, 100): a hash of the session and the canary, so a session stays in
+    its arm for the canary's life (sticky), a session in the canary at 1% stays in at 10%, 50%, 100%
+    (the share only grows), and a new canary draws a fresh sample (GrowthBook hashes user id and
+    experiment key the same way)."""
+    digest = hashlib.sha256(f"{canary_id}:{session_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000 / 100
+
+
+def release_for_session(session_id=None) -> Release | None:
+    """The release that serves this session: the canary's for the sessions in its share, else production."""
+    canary = canary_current() if session_id is not None else None
+    if canary is not None:
+        canary_id, release_id, percent = canary
+        if canary_bucket(session_id, canary_id) < percent:
+            return Release.objects.filter(pk=release_id).first()
+    return release_for_alias(AliasName.PRODUCTION)
 
 
 def release_versions(release: Release) -> dict[str, ComponentVersion]:
@@ -59,7 +89,8 @@ def current_embedder_version() -> str:
 
 
 def flags_current() -> dict[str, bool]:
-    """{flag name: enabled} with the defaults for flags never set; cached for ALIAS_CACHE_SECONDS."""
+    """{flag name: enabled} with the defaults for flags never set (``guardrail:<check>`` flags are
+    listed only once set); cached for ALIAS_CACHE_SECONDS."""
     flags = cache.get(FLAGS_CACHE_KEY)
     if flags is None:
         flags = {name.value: default for name, default in FLAG_DEFAULTS.items()}

@@ -14,6 +14,7 @@ from registry.models import (
     Alias,
     AliasEvent,
     AliasName,
+    Canary,
     Component,
     ComponentKind,
     ComponentVersion,
@@ -25,6 +26,7 @@ from registry.models import (
 )
 
 ALIAS_CACHE_KEY = "registry:alias:{name}"
+CANARY_CACHE_KEY = "registry:canary"
 
 
 class RegistryError(ValueError):
@@ -401,17 +403,31 @@ def rollbacks_resume(*, older_than_s: int = 30) -> list[int]:
 # ------------------------------------------------------------------------------ flags (S29)
 FLAG_DEFAULTS = {FlagName.KILL_SWITCH: False, FlagName.RETRIEVAL: True, FlagName.LLM_GENERATION: True}
 FLAGS_CACHE_KEY = "registry:flags"
+GUARDRAIL_FLAG_PREFIX = "guardrail:"
+
+
+def known_flags() -> list[tuple[str, str, bool]]:
+    """(name, label, default) of every switch: the three capability flags, then one per guardrail
+    check (on by default; off skips that check in every release's policy)."""
+    rows = [(name.value, name.label, FLAG_DEFAULTS[name]) for name in FlagName]
+    rows += [
+        (f"{GUARDRAIL_FLAG_PREFIX}{check}", f"Guardrail check: {check}", True) for check in DEFAULT_POLICY["checks"]
+    ]
+    return rows
 
 
 @transaction.atomic
 def flag_set(*, name: FlagName | str, enabled: bool, actor, reason: str) -> Flag:
     """Turn a switch on or off (audited); every process sees it on its next turn after the cache
     (1 s) expires, the changing process at once."""
-    name = FlagName(name)
+    defaults = {n: d for n, _, d in known_flags()}
+    name = str(getattr(name, "value", name))
+    if name not in defaults:
+        raise RegistryError(f"no flag {name!r}; known: {', '.join(defaults)}")
     if not reason.strip():
         raise RegistryError("say why: the reason goes into the audit log")
     current = Flag.objects.select_for_update().filter(name=name).first()
-    before = current.enabled if current else FLAG_DEFAULTS[name]
+    before = current.enabled if current else defaults[name]
     values = {"enabled": enabled, "updated_by": _actor_label(actor), "updated_at": timezone.now(), "reason": reason}
     if current is None:
         flag = Flag.objects.create(name=name, **values)
@@ -422,10 +438,134 @@ def flag_set(*, name: FlagName | str, enabled: bool, actor, reason: str) -> Flag
         actor=actor,
         action=AuditAction.FLAG_CHANGE,
         target_type="registry.flag",
-        target_id=name.value,
+        target_id=name,
         before={"enabled": before},
         after={"enabled": enabled},
         reason=reason,
     )
     transaction.on_commit(lambda: cache.delete(FLAGS_CACHE_KEY))
     return flag
+
+
+# ----------------------------------------------------------------------------- canary (US-3.4)
+def _canary_changed() -> None:
+    transaction.on_commit(lambda: cache.delete(CANARY_CACHE_KEY))
+
+
+@transaction.atomic
+def canary_start(*, release: Release, actor, reason: str = "") -> Canary:
+    """Serve ``release`` to 1% of sessions beside production (sticky per session). One canary at a time."""
+    from registry.models import CANARY_STEPS
+
+    production = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).first()
+    if production is None:
+        raise RegistryError("nothing is in production yet")
+    if production.release_id == release.pk:
+        raise RegistryError(f"release {release.number} already serves production")
+    if Canary.objects.select_for_update().filter(state=Canary.State.ACTIVE).exists():
+        raise RegistryError("a canary is already running: promote or stop it first")
+    now = timezone.now()
+    canary = Canary.objects.create(
+        release=release,
+        baseline=production.release,
+        percent=CANARY_STEPS[0],
+        started_by=_actor_label(actor),
+        started_at=now,
+        steps=[{"percent": CANARY_STEPS[0], "by": _actor_label(actor), "at": now.isoformat()}],
+    )
+    alias_move(alias=AliasName.CANARY, release=release, actor=actor, reason=reason or "Canary started")
+    audit_record(
+        actor=actor,
+        action=AuditAction.CANARY,
+        target_type="registry.canary",
+        target_id=canary.pk,
+        after={"release": release.number, "baseline": production.release.number, "percent": canary.percent},
+        reason=reason or f"Canary of release {release.number} at {canary.percent}%",
+    )
+    _canary_changed()
+    return canary
+
+
+def _active_canary_locked(expected_percent: int | None) -> Canary:
+    canary = Canary.objects.select_for_update().filter(state=Canary.State.ACTIVE).first()
+    if canary is None:
+        raise RegistryError("no canary is running (it may have been rolled back automatically: see its evidence)")
+    if expected_percent is not None and canary.percent != expected_percent:
+        raise RegistryError(f"the canary is at {canary.percent}% now, not {expected_percent}%: reload the page")
+    return canary
+
+
+@transaction.atomic
+def canary_step(*, actor, expected_percent: int | None = None, reason: str = "") -> Canary:
+    """A person's approval of the next step, 1% → 10% → 50% → 100%. At 100% the next approval is
+    ``canary_promote``. A double click is refused by ``expected_percent``."""
+    from registry.models import CANARY_STEPS
+
+    canary = _active_canary_locked(expected_percent)
+    if canary.percent >= CANARY_STEPS[-1]:
+        raise RegistryError("the canary serves 100%: promote it to production")
+    nxt = next(p for p in CANARY_STEPS if p > canary.percent)
+    steps = [*canary.steps, {"percent": nxt, "by": _actor_label(actor), "at": timezone.now().isoformat()}]
+    Canary.objects.filter(pk=canary.pk).update(percent=nxt, steps=steps)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CANARY,
+        target_type="registry.canary",
+        target_id=canary.pk,
+        before={"percent": canary.percent},
+        after={"percent": nxt},
+        evidence={"last_check": canary.decision},
+        reason=reason or f"Approved the canary step {canary.percent}% → {nxt}%",
+    )
+    _canary_changed()
+    canary.refresh_from_db()
+    return canary
+
+
+@transaction.atomic
+def canary_promote(*, actor, reason: str = "") -> Canary:
+    """Point production at the canary's release (it served 100%) and end the canary."""
+    from registry.models import CANARY_STEPS
+
+    canary = _active_canary_locked(CANARY_STEPS[-1])
+    alias_move(
+        alias=AliasName.PRODUCTION,
+        release=canary.release,
+        actor=actor,
+        reason=reason or f"Canary of release {canary.release.number} promoted",
+        evidence={"canary": canary.pk, "last_check": canary.decision},
+    )
+    Canary.objects.filter(pk=canary.pk).update(state=Canary.State.PROMOTED, finished_at=timezone.now())
+    audit_record(
+        actor=actor,
+        action=AuditAction.CANARY,
+        target_type="registry.canary",
+        target_id=canary.pk,
+        before={"state": "active"},
+        after={"state": "promoted", "production": canary.release.number},
+        reason=reason or "Canary promoted to production",
+    )
+    _canary_changed()
+    canary.refresh_from_db()
+    return canary
+
+
+@transaction.atomic
+def canary_stop(*, actor, reason: str) -> Canary:
+    """A person ends the canary; every session goes back to production at once."""
+    if not reason.strip():
+        raise RegistryError("say why you stop the canary: the reason goes into the audit log")
+    canary = _active_canary_locked(None)
+    Canary.objects.filter(pk=canary.pk).update(state=Canary.State.STOPPED, finished_at=timezone.now())
+    audit_record(
+        actor=actor,
+        action=AuditAction.CANARY,
+        target_type="registry.canary",
+        target_id=canary.pk,
+        before={"state": "active", "percent": canary.percent},
+        after={"state": "stopped"},
+        reason=reason,
+    )
+    _canary_changed()
+    canary.refresh_from_db()
+    return canary

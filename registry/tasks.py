@@ -17,3 +17,19 @@ def rollback_followup_task(self, rollback_id: int) -> int | None:
 @shared_task(bind=True, ignore_result=True)
 def rollbacks_resume_task(self) -> None:
     rollbacks_resume()
+
+
+@shared_task(bind=True, ignore_result=True)
+def canary_check_task(self) -> None:
+    """Every 30 s: test the active canary's arm against its baseline; roll it back on a breach (US-3.4)."""
+    from registry.monitoring import canary_check
+
+    canary_check()
+
+
+@shared_task(bind=True, ignore_result=True)
+def production_guard_task(self) -> None:
+    """Every minute: hard thresholds roll production back, soft ones page on-call (US-3.5)."""
+    from registry.monitoring import production_guard
+
+    production_guard()
