@@ -59,7 +59,12 @@ _REGISTRY_READ = [
     "registry.view_releasecomponent",
     "registry.view_alias",
     "registry.view_aliasevent",
+    "registry.view_deployment",
+    "registry.view_deploymentstage",
+    "registry.view_canary",
+    "registry.view_monitorevent",
 ]
+_DEPLOY = ["registry.deploy_release", "registry.approve_deployment", "registry.manage_canary"]
 
 _PROMPTS_READ = ["prompts_app.view_prompttemplate", "prompts_app.view_promptversion"]
 _EVAL_READ = [
@@ -106,6 +111,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "prompts_app.promote_promptversion",  # rollback is on-call's job
         "registry.rollback_release",
         "registry.toggle_flag",
+        *_DEPLOY,
     ],
     Role.PROMPT_ENGINEER: [
         "audit.view_auditentry",
@@ -134,6 +140,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "evaluation.change_thresholds",
         "registry.rollback_release",
         "evaluation.add_datasetversion",
+        *_DEPLOY,
     ],
     Role.ADMIN: [],
 }
@@ -186,6 +193,18 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
             "registry.view_release",
         ),
         Flow("Health", "healthz", "Database, cache, broker and worker heartbeat.", ""),
+        Flow(
+            "Deployments",
+            "registry:deployments",
+            "Take a release through build, evaluation gate, staging, smoke test and approval to production.",
+            "registry.view_deployment",
+        ),
+        Flow(
+            "Canary",
+            "registry:canary",
+            "A release on 1% → 10% → 50% → 100% of sessions, with live per-arm metrics and auto-rollback.",
+            "registry.view_canary",
+        ),
         Flow(
             "Kill switches",
             "registry:flags",
@@ -277,6 +296,13 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
             "registry.view_componentversion",
         ),
         Flow("Releases", "admin:registry_release_changelist", "Releases and what serves.", "registry.view_release"),
+        Flow(
+            "Deployments",
+            "registry:deployments",
+            "The pipeline: build, evaluation gate, staging, smoke test, approval, production.",
+            "registry.view_deployment",
+        ),
+        Flow("Canary", "registry:canary", "Stepped canary with live per-arm metrics.", "registry.view_canary"),
         Flow("Traces", "chat:traces", "Spans, latency, tokens and cost per turn.", "chat.view_trace"),
         Flow(
             "Guardrails",

@@ -1,7 +1,18 @@
 from django.contrib import admin
 
 from mangaconsole.lib.admin import ReadOnlyAdmin
-from registry.models import Alias, AliasEvent, Component, ComponentVersion, Release, ReleaseComponent
+from registry.models import (
+    Alias,
+    AliasEvent,
+    Canary,
+    Component,
+    ComponentVersion,
+    Deployment,
+    DeploymentStage,
+    MonitorEvent,
+    Release,
+    ReleaseComponent,
+)
 
 
 @admin.register(Component)
@@ -62,3 +73,33 @@ class AliasEventAdmin(ReadOnlyAdmin):
     list_filter = ("alias",)
     search_fields = ("actor", "reason")
     date_hierarchy = "at"
+
+
+class DeploymentStageInline(admin.TabularInline):
+    model = DeploymentStage
+    extra = 0
+    can_delete = False
+    fields = ("order", "name", "status", "started_at", "finished_at", "log")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "release", "state", "requested_by", "requested_at", "approved_by", "failure")
+    list_filter = ("state",)
+    inlines = [DeploymentStageInline]
+
+
+@admin.register(Canary)
+class CanaryAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "release", "baseline", "percent", "state", "started_by", "started_at", "finished_at")
+    list_filter = ("state",)
+
+
+@admin.register(MonitorEvent)
+class MonitorEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "kind", "release", "summary")
+    list_filter = ("kind",)

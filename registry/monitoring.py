@@ -57,8 +57,17 @@ class ArmMetrics:
         return count / n if n else None
 
     def as_dict(self) -> dict:
+        pct = {
+            f"{name}_pct": f"{r:.2%}" if r is not None else "—"
+            for name, r in (
+                ("error", self.rate(self.errors)),
+                ("escalation", self.rate(self.escalations)),
+                ("hallucination", self.rate(self.hallucinations)),
+            )
+        }
         return {
             **asdict(self),
+            **pct,
             "error_rate": self.rate(self.errors),
             "escalation_rate": self.rate(self.escalations),
             "slow_rate": self.rate(self.slow),
@@ -170,6 +179,7 @@ def canary_evaluate(canary: Canary) -> dict:
         "percent": canary.percent,
         "canary": c.as_dict(),
         "baseline": b.as_dict(),
+        "arms": [["Canary", c.as_dict()], ["Production", b.as_dict()]],
         "limits": limits,
         "enough_samples": enough,
         "checks": checks,

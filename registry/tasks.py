@@ -33,3 +33,11 @@ def production_guard_task(self) -> None:
     from registry.monitoring import production_guard
 
     production_guard()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def deployment_stage_task(self, deployment_id: int, stage: str) -> str:
+    """One pipeline stage; a re-delivery of a started or finished stage does nothing."""
+    from registry.pipeline import stage_run
+
+    return stage_run(deployment_id, stage)

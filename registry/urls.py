@@ -9,5 +9,14 @@ urlpatterns = [
 ]
 urlpatterns += [
     path("releases/flags/", views.flags, name="flags"),
-    path("releases/flags/<slug:name>/", views.flag_toggle, name="flag_toggle"),
+    path("releases/flags/<str:name>/", views.flag_toggle, name="flag_toggle"),
+]
+urlpatterns += [
+    path("releases/deployments/", views.deployments, name="deployments"),
+    path("releases/deployments/start/", views.deployment_start_view, name="deployment_start"),
+    path("releases/deployments/<int:pk>/", views.deployment, name="deployment"),
+    path("releases/deployments/<int:pk>/progress/", views.deployment_progress, name="deployment_progress"),
+    path("releases/deployments/<int:pk>/decide/", views.deployment_decide, name="deployment_decide"),
+    path("releases/canary/", views.canary, name="canary"),
+    path("releases/canary/action/", views.canary_action, name="canary_action"),
 ]

@@ -3,7 +3,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from mangaconsole.access import console_view
-from registry.models import AliasName, Flag, Rollback
+from registry.models import AliasName, Flag, MonitorEvent, Rollback
 from registry.selectors import release_for_alias, release_versions
 from registry.services import RegistryError, release_rollback, rollback_target
 
@@ -29,6 +29,7 @@ def production(request):
             "versions": sorted(release_versions(release).values(), key=lambda v: v.component.kind) if release else [],
             "staging": release_for_alias(AliasName.STAGING),
             "rollbacks": Rollback.objects.select_related("from_release", "to_release", "eval_run")[:20],
+            "guard_events": MonitorEvent.objects.select_related("release").exclude(kind="canary_rollback")[:20],
         },
     )
 
@@ -57,25 +58,29 @@ def rollback(request):
 @console_view(permission="registry.view_flag")
 @require_GET
 def flags(request):
-    from registry.models import FlagName
     from registry.selectors import flags_current
+    from registry.services import known_flags
 
     current = flags_current()
     rows = {f.name: f for f in Flag.objects.all()}
     return render(
         request,
         "registry/flags.html",
-        {"flags": [(name, label, current[name], rows.get(name)) for name, label in FlagName.choices]},
+        {
+            "flags": [
+                (name, label, current.get(name, default), rows.get(name)) for name, label, default in known_flags()
+            ]
+        },
     )
 
 
 @console_view(permission="registry.toggle_flag")
 @require_POST
 def flag_toggle(request, name):
-    from registry.models import FlagName
-    from registry.services import flag_set
+    from registry.services import flag_set, known_flags
 
-    if name not in FlagName.values:
+    labels = {n: label for n, label, _ in known_flags()}
+    if name not in labels:
         messages.error(request, f"No flag {name!r}.")
         return redirect("registry:flags")
     enabled = request.POST.get("enabled") == "on"
@@ -84,7 +89,172 @@ def flag_toggle(request, name):
     except RegistryError as exc:
         messages.error(request, f"Not changed: {exc}")
     else:
-        messages.success(
-            request, f"{FlagName(name).label}: {'on' if enabled else 'off'}. Every process follows within 1 s."
-        )
+        messages.success(request, f"{labels[name]}: {'on' if enabled else 'off'}. Every process follows within 1 s.")
     return redirect(request.POST.get("next") or "registry:flags")
+
+
+# ------------------------------------------------------------------------ deployments (US-1.2)
+def _deployable_releases():
+    from registry.models import Release
+
+    production = release_for_alias(AliasName.PRODUCTION)
+    qs = Release.objects.order_by("-number")
+    return qs.exclude(pk=production.pk)[:30] if production else qs[:30]
+
+
+@console_view(permission="registry.view_deployment")
+@require_GET
+def deployments(request):
+    from registry.models import Deployment
+
+    return render(
+        request,
+        "registry/deployments.html",
+        {
+            "deployments": Deployment.objects.select_related("release")[:50],
+            "releases": _deployable_releases(),
+            "production": release_for_alias(AliasName.PRODUCTION),
+        },
+    )
+
+
+@console_view(permission="registry.deploy_release")
+@require_POST
+def deployment_start_view(request):
+    from registry.models import Release
+    from registry.pipeline import deployment_start
+    from registry.targets import DeploymentError
+
+    release = Release.objects.filter(number=request.POST.get("release") or 0).first()
+    if release is None:
+        messages.error(request, "Choose a release to deploy.")
+        return redirect("registry:deployments")
+    try:
+        deployment = deployment_start(release=release, actor=request.user)
+    except DeploymentError as exc:
+        messages.error(request, f"Not started: {exc}")
+        return redirect("registry:deployments")
+    messages.success(request, f"Release {release.number} entered the pipeline; the stages run now.")
+    return redirect("registry:deployment", pk=deployment.pk)
+
+
+def _deployment_state(deployment) -> dict:
+    return {
+        "id": deployment.pk,
+        "state": deployment.state,
+        "state_label": deployment.get_state_display(),
+        "failure": deployment.failure,
+        "eval_run": deployment.eval_run_id,
+        "finished": deployment.state in ("promoted", "failed", "cancelled"),
+        "stages": [
+            {
+                "name": s.name,
+                "label": s.get_name_display(),
+                "status": s.status,
+                "status_label": s.get_status_display(),
+                "log": s.log,
+                "seconds": s.detail.get("seconds"),
+            }
+            for s in deployment.stages.all()
+        ],
+    }
+
+
+@console_view(permission="registry.view_deployment")
+@require_GET
+def deployment(request, pk):
+    from django.shortcuts import get_object_or_404
+
+    from registry.models import Deployment
+
+    found = get_object_or_404(Deployment.objects.select_related("release", "eval_run"), pk=pk)
+    return render(request, "registry/deployment.html", {"d": found, "state": _deployment_state(found)})
+
+
+@console_view(permission="registry.view_deployment")
+@require_GET
+def deployment_progress(request, pk):
+    from django.http import JsonResponse
+    from django.shortcuts import get_object_or_404
+
+    from registry.models import Deployment
+
+    return JsonResponse(_deployment_state(get_object_or_404(Deployment, pk=pk)))
+
+
+@console_view(permission="registry.approve_deployment")
+@require_POST
+def deployment_decide(request, pk):
+    from django.shortcuts import get_object_or_404
+
+    from registry.models import Deployment
+    from registry.pipeline import deployment_approve, deployment_cancel
+    from registry.targets import DeploymentError
+
+    found = get_object_or_404(Deployment.objects.select_related("release"), pk=pk)
+    try:
+        if request.POST.get("decision") == "approve":
+            deployment_approve(deployment=found, actor=request.user)
+            messages.success(request, f"Approved: release {found.release.number} is being promoted.")
+        else:
+            deployment_cancel(deployment=found, actor=request.user, reason=request.POST.get("reason", ""))
+            messages.success(request, "Declined: production stays where it is.")
+    except DeploymentError as exc:
+        messages.error(request, f"Nothing changed: {exc}")
+    return redirect("registry:deployment", pk=pk)
+
+
+# ------------------------------------------------------------------------------ canary (US-3.4)
+@console_view(permission="registry.view_canary")
+@require_GET
+def canary(request):
+    from registry.models import CANARY_STEPS, Canary, MonitorEvent
+    from registry.monitoring import canary_evaluate, canary_limits
+
+    active = Canary.objects.select_related("release", "baseline").filter(state=Canary.State.ACTIVE).first()
+    live = canary_evaluate(active) if active else None
+    nxt = next((p for p in CANARY_STEPS if active and p > active.percent), None)
+    return render(
+        request,
+        "registry/canary.html",
+        {
+            "active": active,
+            "live": live,
+            "next_step": nxt,
+            "limits": canary_limits(),
+            "releases": _deployable_releases(),
+            "history": Canary.objects.select_related("release", "baseline").exclude(state=Canary.State.ACTIVE)[:20],
+            "events": MonitorEvent.objects.select_related("release")[:20],
+        },
+    )
+
+
+@console_view(permission="registry.manage_canary")
+@require_POST
+def canary_action(request):
+    from registry.models import Release
+    from registry.services import canary_promote, canary_start, canary_step, canary_stop
+
+    action = request.POST.get("action")
+    expected = request.POST.get("expected_percent")
+    try:
+        if action == "start":
+            release = Release.objects.filter(number=request.POST.get("release") or 0).first()
+            if release is None:
+                raise RegistryError("choose a release")
+            done = canary_start(release=release, actor=request.user, reason=request.POST.get("reason", ""))
+            messages.success(request, f"Release {release.number} serves {done.percent}% of sessions.")
+        elif action == "step":
+            done = canary_step(actor=request.user, expected_percent=int(expected) if expected else None)
+            messages.success(request, f"Approved: the canary serves {done.percent}% of sessions.")
+        elif action == "promote":
+            done = canary_promote(actor=request.user)
+            messages.success(request, f"Release {done.release.number} is production.")
+        elif action == "stop":
+            canary_stop(actor=request.user, reason=request.POST.get("reason", ""))
+            messages.success(request, "Canary stopped: every session is on production.")
+        else:
+            raise RegistryError(f"unknown action {action!r}")
+    except RegistryError as exc:
+        messages.error(request, f"Nothing changed: {exc}")
+    return redirect("registry:canary")

@@ -1,0 +1,372 @@
+"""The deployment pipeline (US-1.2): build → evaluate → staging → smoke → approve → promote.
+
+Each stage is a ``DeploymentStage`` row. A stage runs only from ``pending`` (claimed with a
+conditional UPDATE) and only after every earlier stage passed, so a duplicate delivery or a re-run of
+a finished stage does nothing; a failed stage stops the chain with its reason and marks the later
+stages "not run". Its log is appended line by line as it runs (the page polls it). The approval is a
+person's click; promotion shifts the deployment targets and then moves ``production`` in one
+transaction, so a target failure leaves the alias where it was.
+
+The chain is Celery's ``chain`` of one ``deployment_stage_task`` per automatic stage (after MLflow's
+model-version stages and GitHub Actions' environments with required reviewers: automatic checks up
+to a human gate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from audit.models import AuditAction
+from audit.services import audit_record
+from registry.models import STAGE_ORDER, AliasName, Deployment, DeploymentStage, Release, StageName
+from registry.targets import DeploymentError, targets_for_release
+
+log_ = logging.getLogger(__name__)
+Status = DeploymentStage.Status
+AUTOMATIC = [StageName.BUILD, StageName.EVALUATE, StageName.STAGING, StageName.SMOKE]
+
+# Real turns the smoke test sends through the release (one per kind of route).
+SMOKE_QUERIES = [
+    "do you ship to Canada?",
+    "how much is Berserk Vol. 1?",
+    "recommend a dark fantasy manga",
+    "where is my order?",
+    "hi there!",
+]
+
+
+class StageFailed(Exception):
+    """A stage's check did not hold; the message is the reason shown on the page."""
+
+
+def _actor_label(actor) -> str:
+    return actor if isinstance(actor, str) else actor.get_username()
+
+
+# ----------------------------------------------------------------------------------- starting
+@transaction.atomic
+def deployment_start(*, release: Release, actor, clients: dict | None = None) -> Deployment:
+    """Open a deployment of ``release`` and queue its chain (after commit)."""
+    from registry.selectors import release_for_alias
+
+    production = release_for_alias(AliasName.PRODUCTION)
+    if production is not None and production.pk == release.pk:
+        raise DeploymentError(f"release {release.number} already serves production")
+    busy = Deployment.objects.select_for_update().filter(
+        release=release, state__in=[Deployment.State.RUNNING, Deployment.State.WAITING]
+    )
+    if busy.exists():
+        raise DeploymentError(f"release {release.number} is already in the pipeline (deployment {busy.first().pk})")
+    deployment = Deployment.objects.create(
+        release=release,
+        requested_by=_actor_label(actor),
+        requested_at=timezone.now(),
+        targets=[t.label() for t in targets_for_release(release, clients=clients)],
+    )
+    DeploymentStage.objects.bulk_create(
+        DeploymentStage(deployment=deployment, name=name, order=i) for i, name in enumerate(STAGE_ORDER)
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.DEPLOYMENT,
+        target_type="registry.deployment",
+        target_id=deployment.pk,
+        after={"release": release.number, "state": "running", "targets": deployment.targets},
+        reason=f"Deploy release {release.number} through the pipeline",
+    )
+    transaction.on_commit(lambda: pipeline_queue(deployment.pk))
+    return deployment
+
+
+def pipeline_queue(deployment_id: int) -> None:
+    from celery import chain
+
+    from registry.tasks import deployment_stage_task
+
+    chain(*(deployment_stage_task.si(deployment_id, name.value) for name in AUTOMATIC)).delay()
+
+
+# ------------------------------------------------------------------------------------- stages
+def stage_logger(stage: DeploymentStage):
+    """A function that appends one timestamped line to the stage's log, committed at once so the
+    page shows it while the stage runs."""
+
+    def write(line: str) -> None:
+        stamp = timezone.localtime().strftime("%H:%M:%S")
+        DeploymentStage.objects.filter(pk=stage.pk).update(log=Concat(F("log"), Value(f"{stamp} {line}\n")))
+
+    return write
+
+
+def stage_run(deployment_id: int, name: str, *, clients: dict | None = None) -> str:
+    """Run one stage if it is pending and every earlier stage passed; returns its status after."""
+    stage = DeploymentStage.objects.get(deployment_id=deployment_id, name=name)
+    earlier = DeploymentStage.objects.filter(deployment_id=deployment_id, order__lt=stage.order)
+    if earlier.exclude(status=Status.PASSED).exists():
+        return stage.status
+    claimed = DeploymentStage.objects.filter(pk=stage.pk, status=Status.PENDING).update(
+        status=Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:  # a re-run of a started or finished stage: nothing to do
+        return stage.status
+    deployment = Deployment.objects.select_related("release").get(pk=deployment_id)
+    write = stage_logger(stage)
+    started = time.perf_counter()
+    write(f"{StageName(name).label}: started")
+    try:
+        detail = STAGES[name](deployment, write, clients or {})
+    except (StageFailed, DeploymentError) as exc:
+        write(f"FAILED: {exc}")
+        _stage_fail(deployment, stage, str(exc))
+        return Status.FAILED
+    except Exception as exc:  # a bug or an outage: the stage fails with its reason, the worker survives
+        log_.exception("deployment %s stage %s crashed", deployment_id, name)
+        write(f"FAILED: {type(exc).__name__}: {exc}")
+        _stage_fail(deployment, stage, f"{type(exc).__name__}: {exc}")
+        return Status.FAILED
+    seconds = round(time.perf_counter() - started, 2)
+    write(f"passed in {seconds} s")
+    with transaction.atomic():
+        DeploymentStage.objects.filter(pk=stage.pk).update(
+            status=Status.PASSED, finished_at=timezone.now(), detail={**(detail or {}), "seconds": seconds}
+        )
+        audit_record(
+            actor="system:deploy",
+            action=AuditAction.DEPLOYMENT,
+            target_type="registry.deployment",
+            target_id=deployment.pk,
+            before={"stage": name, "status": "running"},
+            after={"stage": name, "status": "passed"},
+            evidence=detail or {},
+            reason=f"Release {deployment.release.number}: {StageName(name).label} passed",
+        )
+        if name == StageName.SMOKE:  # the automatic part is done: a person approves the promotion
+            DeploymentStage.objects.filter(deployment=deployment, name=StageName.APPROVE).update(
+                status=Status.WAITING, started_at=timezone.now()
+            )
+            Deployment.objects.filter(pk=deployment.pk).update(state=Deployment.State.WAITING)
+        if name == StageName.PROMOTE:
+            Deployment.objects.filter(pk=deployment.pk).update(
+                state=Deployment.State.PROMOTED, finished_at=timezone.now()
+            )
+    return Status.PASSED
+
+
+def _stage_fail(deployment: Deployment, stage: DeploymentStage, reason: str) -> None:
+    with transaction.atomic():
+        DeploymentStage.objects.filter(pk=stage.pk).update(
+            status=Status.FAILED, finished_at=timezone.now(), detail={"reason": reason}
+        )
+        DeploymentStage.objects.filter(deployment=deployment, order__gt=stage.order).update(status=Status.SKIPPED)
+        Deployment.objects.filter(pk=deployment.pk).update(
+            state=Deployment.State.FAILED,
+            failure=f"{StageName(stage.name).label}: {reason}",
+            finished_at=timezone.now(),
+        )
+        audit_record(
+            actor="system:deploy",
+            action=AuditAction.DEPLOYMENT,
+            target_type="registry.deployment",
+            target_id=deployment.pk,
+            before={"stage": stage.name, "status": "running"},
+            after={"stage": stage.name, "status": "failed", "state": "failed"},
+            reason=f"Release {deployment.release.number}: {StageName(stage.name).label} failed: {reason}",
+        )
+
+
+def _build(deployment: Deployment, write, clients) -> dict:
+    """Every component the release names is registered, and every artifact is on disk with the
+    checksum the registry recorded."""
+    from registry.selectors import release_versions
+
+    versions = release_versions(deployment.release)
+    checked = {}
+    for kind, version in sorted(versions.items()):
+        if version.artifact_uri:
+            path = Path(version.artifact_uri)
+            if not path.exists():
+                raise StageFailed(f"{version.version_id}: artifact {path} is missing")
+            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+            if actual != version.artifact_sha256:
+                raise StageFailed(
+                    f"{version.version_id}: artifact checksum {actual[:12]}… is not the registered "
+                    f"{version.artifact_sha256[:12]}…"
+                )
+            write(f"{version.version_id}: artifact {path.name} sha256 {actual[:12]}… verified")
+            checked[kind] = actual
+        else:
+            write(f"{version.version_id}: configuration only ({version.framework})")
+    targets = targets_for_release(deployment.release, clients=clients)
+    write(f"targets: {', '.join(t.label() for t in targets)}")
+    return {"components": {k: v.version_id for k, v in versions.items()}, "artifacts": checked}
+
+
+def _evaluate(deployment: Deployment, write, clients) -> dict:
+    """The golden-dataset evaluation of the release against production, run in this worker."""
+    from evaluation.models import EvalRun
+    from evaluation.services import EvalError, eval_run_create, eval_run_execute
+    from registry.selectors import release_for_alias
+
+    production = release_for_alias(AliasName.PRODUCTION)
+    try:
+        run = eval_run_create(release=deployment.release, actor="system:deploy", baseline=production, queue=False)
+    except EvalError as exc:
+        raise StageFailed(str(exc)) from exc
+    Deployment.objects.filter(pk=deployment.pk).update(eval_run=run)
+    against = production.number if production else "-"
+    write(f"evaluation run {run.pk}: {run.total} golden entries against release {against}")
+    eval_run_execute(run.pk)
+    run = EvalRun.objects.get(pk=run.pk)
+    for gate in run.gates:
+        write(
+            f"  {'PASS' if gate['passed'] else 'FAIL'} {gate['label']}: {gate['value']} (threshold {gate['threshold']})"
+        )
+    if not run.gate_passed:
+        failed = [g["label"] for g in run.gates if not g["passed"]] or [run.error or run.status]
+        raise StageFailed(f"evaluation run {run.pk} failed its gate: {', '.join(failed)}")
+    return {"eval_run": run.pk, "gates": {g["name"]: g["passed"] for g in run.gates}}
+
+
+def _staging(deployment: Deployment, write, clients) -> dict:
+    from registry.services import alias_move
+
+    result = {}
+    for target in targets_for_release(deployment.release, clients=clients):
+        result[target.label()] = target.stage(deployment.release, write)
+    with transaction.atomic():
+        alias_move(
+            alias=AliasName.STAGING,
+            release=deployment.release,
+            actor="system:deploy",
+            reason=f"Deployment {deployment.pk}: staging",
+        )
+    write(f"staging → release {deployment.release.number}")
+    return {"targets": result}
+
+
+def _smoke(deployment: Deployment, write, clients) -> dict:
+    """Real turns through the release's own pipeline (not recorded as production traffic)."""
+    from chat.pipeline import SessionState, run_turn, serving_context
+
+    ctx = serving_context(deployment.release)
+    queries = getattr(settings, "DEPLOY_SMOKE_QUERIES", SMOKE_QUERIES)
+    turns = []
+    for query in queries:
+        state = SessionState(uuid.uuid4(), None, 10_000)
+        result = run_turn(state, query, ctx=ctx, record=False)
+        latency = result.payload["latency_ms"]
+        write(f"  {query!r} → {result.turn.intent}, {latency:.0f} ms: {result.answer[:70]!r}")
+        if not result.answer.strip():
+            raise StageFailed(f"{query!r} got an empty answer")
+        if result.payload["release"] != deployment.release.number:
+            raise StageFailed(f"{query!r} was served by release {result.payload['release']}")
+        if latency > float(getattr(settings, "DEPLOY_SMOKE_MAX_MS", 10_000)):
+            raise StageFailed(f"{query!r} took {latency:.0f} ms")
+        turns.append({"query": query, "intent": result.turn.intent, "latency_ms": latency})
+    return {"turns": turns}
+
+
+def _promote(deployment: Deployment, write, clients) -> dict:
+    """Shift every target, then move production (one transaction). A failed target shift undoes
+    the targets already shifted and leaves the alias where it was."""
+    from registry.services import alias_move
+
+    done, result = [], {}
+    targets = targets_for_release(deployment.release, clients=clients)
+    try:
+        for target in targets:
+            result[target.label()] = target.promote(deployment.release, write)
+            done.append(target)
+    except DeploymentError:
+        for target in reversed(done):
+            if target.name == "sagemaker":
+                write(f"undoing the shift on {target.label()}")
+                target.rollback(deployment.release, write)
+        write("production alias left where it was")
+        raise
+    with transaction.atomic():
+        alias_move(
+            alias=AliasName.PRODUCTION,
+            release=deployment.release,
+            actor=deployment.approved_by or "system:deploy",
+            reason=f"Deployment {deployment.pk}: promoted after approval by {deployment.approved_by}",
+            evidence={"deployment": deployment.pk, "eval_run": deployment.eval_run_id},
+        )
+    write(f"production → release {deployment.release.number}")
+    return {"targets": result}
+
+
+STAGES = {
+    StageName.BUILD: _build,
+    StageName.EVALUATE: _evaluate,
+    StageName.STAGING: _staging,
+    StageName.SMOKE: _smoke,
+    StageName.PROMOTE: _promote,
+}
+
+
+# ----------------------------------------------------------------------------------- the gate
+@transaction.atomic
+def deployment_approve(*, deployment: Deployment, actor) -> Deployment:
+    """A person approves the promotion; a double click or a second approver finds it done."""
+    moved = DeploymentStage.objects.filter(deployment=deployment, name=StageName.APPROVE, status=Status.WAITING).update(
+        status=Status.PASSED,
+        finished_at=timezone.now(),
+        detail={"by": _actor_label(actor)},
+        log=f"{timezone.localtime():%H:%M:%S} approved by {_actor_label(actor)}\n",
+    )
+    if not moved:
+        raise DeploymentError("this deployment is not waiting for approval (already approved, failed or cancelled)")
+    Deployment.objects.filter(pk=deployment.pk).update(state=Deployment.State.RUNNING, approved_by=_actor_label(actor))
+    audit_record(
+        actor=actor,
+        action=AuditAction.DEPLOYMENT,
+        target_type="registry.deployment",
+        target_id=deployment.pk,
+        before={"stage": "approve", "status": "waiting"},
+        after={"stage": "approve", "status": "passed"},
+        reason=f"Approved the promotion of release {deployment.release.number}",
+    )
+    from registry.tasks import deployment_stage_task
+
+    transaction.on_commit(lambda: deployment_stage_task.delay(deployment.pk, StageName.PROMOTE.value))
+    deployment.refresh_from_db()
+    return deployment
+
+
+@transaction.atomic
+def deployment_cancel(*, deployment: Deployment, actor, reason: str) -> Deployment:
+    if not reason.strip():
+        raise DeploymentError("say why you stop this deployment: the reason goes into the audit log")
+    moved = DeploymentStage.objects.filter(deployment=deployment, name=StageName.APPROVE, status=Status.WAITING).update(
+        status=Status.FAILED, finished_at=timezone.now(), detail={"by": _actor_label(actor), "reason": reason}
+    )
+    if not moved:
+        raise DeploymentError("only a deployment waiting for approval can be declined")
+    DeploymentStage.objects.filter(deployment=deployment, name=StageName.PROMOTE).update(status=Status.SKIPPED)
+    Deployment.objects.filter(pk=deployment.pk).update(
+        state=Deployment.State.CANCELLED,
+        failure=f"Declined by {_actor_label(actor)}: {reason}",
+        finished_at=timezone.now(),
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.DEPLOYMENT,
+        target_type="registry.deployment",
+        target_id=deployment.pk,
+        before={"stage": "approve", "status": "waiting"},
+        after={"state": "cancelled"},
+        reason=reason,
+    )
+    deployment.refresh_from_db()
+    return deployment
