@@ -1,0 +1,133 @@
+"""Issue 6's acceptance in Chromium, as the on-call engineer: take a release through the deployment
+pipeline (real Celery worker, live stage logs, a person's approval), see the bot serve it, click
+rollback, see the previous release serve the next turn, watch the post-rollback evaluation finish on
+the production page, and find the alert sent and the rollback in the compliance officer's audit export.
+"""
+
+import csv
+import time
+from pathlib import Path
+
+from celery.contrib.testing.worker import start_worker
+from django.core import mail
+
+from chat.models import Trace
+from mangaconsole.celery import app
+from mangaconsole.roles import Role
+from registry.models import ComponentKind, Deployment
+from registry.selectors import release_for_alias
+from registry.services import component_version_register, release_create
+from tests.browser.test_chat_flow import _ask, asgi_server  # noqa: F401  (the daphne fixture)
+from tests.conftest import PASSWORD, make_user
+
+
+def _login(browser, base_url, username, first_page):
+    context = browser.new_context(base_url=base_url, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(first_page)
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{first_page}")
+    return context, page
+
+
+def _served_release(browser, base_url) -> int:
+    """One chat turn over the WebSocket; the release its trace names."""
+    context = browser.new_context(base_url=base_url)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto("/chat/")
+    page.wait_for_function("document.querySelector('[data-testid=chat-status]').textContent.startsWith('Connected')")
+    trace_id = _ask(page, "how much is Berserk Vol. 1?", 1).get_attribute("data-trace-id")
+    deadline = time.monotonic() + 10
+    while not Trace.objects.filter(trace_id=trace_id).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    context.close()
+    return Trace.objects.get(trace_id=trace_id).release
+
+
+def test_oncall_promotes_through_the_pipeline_then_rolls_back(browser, asgi_server, golden_small, settings, tmp_path):  # noqa: F811
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    make_user("oncall-d", Role.ONCALL_ENGINEER)
+    make_user("auditor-d", Role.COMPLIANCE_OFFICER)
+    first = release_for_alias("production")
+    version = component_version_register(
+        kind=ComponentKind.GENERATOR,
+        actor="mleng",
+        framework="local grounded responder",
+        config={"provider": "local", "model_id": "local-grounded-responder", "temperature": 0.0, "max_tokens": 350},
+    )
+    candidate = release_create(actor="mleng", versions=[version], based_on=first, notes="shorter answers")
+    shots = Path(settings.VAR_DIR)
+
+    with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=30):
+        ctx, page = _login(browser, asgi_server, "oncall-d", "/releases/deployments/")
+        page.get_by_test_id("deploy-release").select_option(str(candidate.number))
+        page.get_by_test_id("deploy-start").click()
+        page.wait_for_url("**/releases/deployments/*/")
+        # the stages advance on the worker while the page polls: the evaluation is seen running
+        page.wait_for_function(
+            "document.querySelector('[data-testid=stage-evaluate]').textContent === 'Running'", timeout=60_000
+        )
+        assert "verified" in page.get_by_test_id("log-build").inner_text()
+        page.get_by_test_id("approval").wait_for(state="visible", timeout=120_000)
+        for stage in ("build", "evaluate", "staging", "smoke"):
+            assert page.get_by_test_id(f"stage-{stage}").inner_text() == "Passed"
+        assert "'do you ship to Canada?' → faq" in page.get_by_test_id("log-smoke").inner_text()
+        assert page.get_by_test_id("stage-approve").inner_text() == "Waiting for a person"
+        assert release_for_alias("production").pk == first.pk
+        page.get_by_test_id("approve").click()
+        page.wait_for_function(
+            "document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
+        )
+        page.screenshot(path=str(shots / "deployment-page.png"), full_page=True)
+        deployment = Deployment.objects.get()
+        assert deployment.approved_by == "oncall-d"
+        assert release_for_alias("production").pk == candidate.pk
+        time.sleep(1.5)  # daphne's alias cache lives 1 s
+        assert _served_release(browser, asgi_server) == candidate.number
+
+        # one click on the on-call landing page rolls production back
+        page.goto("/")
+        page.get_by_test_id("rollback-reason").fill("drill: shorter answers confuse shoppers")
+        page.get_by_test_id("rollback-button").click()
+        assert release_for_alias("production").pk == first.pk
+        time.sleep(1.5)
+        assert _served_release(browser, asgi_server) == first.number
+
+        # the post-rollback evaluation completes and shows on the production page
+        page.goto("/releases/production/")
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            status = page.get_by_test_id("rollback-eval-status")
+            if status.count() and status.first.inner_text() in ("Gate passed", "Gate failed", "Error"):
+                break
+            time.sleep(1)
+            page.reload()
+        assert page.get_by_test_id("rollback-eval-status").first.inner_text() == "Gate passed"
+        rollbacks = page.get_by_test_id("rollbacks").inner_text()
+        assert f"{candidate.number} → {first.number}" in rollbacks
+        assert "email: sent to" in rollbacks
+        page.screenshot(path=str(shots / "production-after-rollback.png"), full_page=True)
+        ctx.close()
+
+    alert = [m for m in mail.outbox if "rolled back" in m.subject]
+    assert alert, [m.subject for m in mail.outbox]
+    assert f"to release {first.number}" in alert[0].subject
+    assert "shorter answers confuse shoppers" in alert[0].body
+
+    # the compliance officer's audit export shows the rollback
+    ctx, auditor = _login(browser, asgi_server, "auditor-d", "/audit/export/")
+    auditor.select_option("#id_action", "registry.rollback")
+    auditor.locator("#id_action").dispatch_event("change")
+    auditor.wait_for_function("Number(document.querySelector('[data-testid=match-count]')?.textContent) >= 2")
+    with auditor.expect_download() as info:
+        auditor.get_by_test_id("download-csv").click()
+    path = tmp_path / "audit.csv"
+    info.value.save_as(path)
+    rows = list(csv.DictReader(path.open()))
+    assert {r["actor"] for r in rows} == {"oncall-d", "system:rollback"}
+    assert any("shorter answers confuse shoppers" in r["reason"] for r in rows)
+    ctx.close()
