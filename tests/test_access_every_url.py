@@ -156,6 +156,12 @@ def _registry_and_chat_samples() -> None:
     version = component_version_register(kind=ComponentKind.GENERATOR, actor="system:test", framework="local")
     release = release_create(actor="system:test", versions=[version])
     alias_move(alias=AliasName.STAGING, release=release, actor="system:test")
+    from registry.models import Canary, Deployment, DeploymentStage, MonitorEvent
+
+    deployment = Deployment.objects.create(release=release, requested_by="system:test", requested_at=timezone.now())
+    DeploymentStage.objects.create(deployment=deployment, name="build", order=0)
+    Canary.objects.create(release=release, baseline=release, started_by="system:test", started_at=timezone.now())
+    MonitorEvent.objects.create(kind="guard_page", release=release, at=timezone.now(), summary="s", evidence={})
     doc = KnowledgeDocument.objects.create(
         key="faq:x", source="faq", path="x", title="t", checksum="0", embedder_version="embedder:v1", updated_at=now
     )
