@@ -4,15 +4,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0007_alter_auditentry_action'),
+        ("audit", "0007_alter_auditentry_action"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('roles.sync', 'Role permissions synced'), ('demo.users', 'Demo users created'), ('catalog.load', 'Catalog loaded'), ('knowledge.load', 'Knowledge documents loaded'), ('admin.add', 'Added in admin'), ('admin.change', 'Changed in admin'), ('admin.delete', 'Deleted in admin'), ('audit.export', 'Audit report exported'), ('registry.version_register', 'Component version registered'), ('registry.release_create', 'Release created'), ('registry.alias_move', 'Alias moved'), ('chat.kb_ingest', 'Knowledge base ingested'), ('finops.price_change', 'Model price changed'), ('guardrails.review', 'Guardrail decision reviewed'), ('prompts.create', 'Prompt version created'), ('prompts.submit', 'Prompt version submitted for review'), ('prompts.approve', 'Prompt version approved'), ('prompts.reject', 'Prompt version rejected'), ('prompts.release', 'Prompt version released to staging'), ('prompts.promote', 'Prompt release promoted to production'), ('prompts.rollback', 'Prompt release rolled back'), ('evaluation.dataset_version', 'Golden dataset version created'), ('evaluation.thresholds', 'Gate thresholds changed'), ('evaluation.run', 'Offline evaluation run'), ('registry.rollback', 'Production rolled back'), ('registry.flag', 'Kill switch or capability flag toggled'), ('registry.deployment', 'Deployment pipeline stage'), ('registry.canary', 'Canary started, stepped, promoted or rolled back'), ('registry.guard', 'Production guard decision')], db_index=True, max_length=64),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("roles.sync", "Role permissions synced"),
+                    ("demo.users", "Demo users created"),
+                    ("catalog.load", "Catalog loaded"),
+                    ("knowledge.load", "Knowledge documents loaded"),
+                    ("admin.add", "Added in admin"),
+                    ("admin.change", "Changed in admin"),
+                    ("admin.delete", "Deleted in admin"),
+                    ("audit.export", "Audit report exported"),
+                    ("registry.version_register", "Component version registered"),
+                    ("registry.release_create", "Release created"),
+                    ("registry.alias_move", "Alias moved"),
+                    ("chat.kb_ingest", "Knowledge base ingested"),
+                    ("finops.price_change", "Model price changed"),
+                    ("guardrails.review", "Guardrail decision reviewed"),
+                    ("prompts.create", "Prompt version created"),
+                    ("prompts.submit", "Prompt version submitted for review"),
+                    ("prompts.approve", "Prompt version approved"),
+                    ("prompts.reject", "Prompt version rejected"),
+                    ("prompts.release", "Prompt version released to staging"),
+                    ("prompts.promote", "Prompt release promoted to production"),
+                    ("prompts.rollback", "Prompt release rolled back"),
+                    ("evaluation.dataset_version", "Golden dataset version created"),
+                    ("evaluation.thresholds", "Gate thresholds changed"),
+                    ("evaluation.run", "Offline evaluation run"),
+                    ("registry.rollback", "Production rolled back"),
+                    ("registry.flag", "Kill switch or capability flag toggled"),
+                    ("registry.deployment", "Deployment pipeline stage"),
+                    ("registry.canary", "Canary started, stepped, promoted or rolled back"),
+                    ("registry.guard", "Production guard decision"),
+                ],
+                db_index=True,
+                max_length=64,
+            ),
         ),
     ]
