@@ -164,6 +164,9 @@ class Rollback(models.Model):
         "evaluation.EvalRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     alert_result = models.JSONField(default=dict, blank=True)
+    targets_result = models.JSONField(
+        default=dict, blank=True, help_text="{target: outcome} of shifting deployment targets (SageMaker) back"
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

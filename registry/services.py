@@ -329,7 +329,7 @@ def _advance(rollback: Rollback, frm: int, to: int, **fields) -> bool:
     return Rollback.objects.filter(pk=rollback.pk, state=frm).update(state=to, **fields) == 1
 
 
-def rollback_followup(rollback_id: int) -> Rollback:
+def rollback_followup(rollback_id: int, *, clients: dict | None = None) -> Rollback:
     """Advance a rollback through its follow-up: queue the golden evaluation of the restored
     release, alert on-call, write the result to the audit log. Each step runs only from its state,
     so running this twice, or after a crash between steps, completes the rollback exactly once
@@ -340,6 +340,13 @@ def rollback_followup(rollback_id: int) -> Rollback:
     rollback = Rollback.objects.select_related("from_release", "to_release").get(pk=rollback_id)
     State = Rollback.State
     if rollback.state == State.ALIAS_MOVED:
+        from registry.targets import targets_restore
+
+        # SageMaker blue/green: traffic goes back to the old variant (idempotent; outside any transaction)
+        shifted = targets_restore(rollback.from_release, clients=clients)
+        if shifted:
+            Rollback.objects.filter(pk=rollback.pk).update(targets_result=shifted)
+            rollback.targets_result = shifted
         with transaction.atomic():
             try:
                 run = eval_run_create(
@@ -358,6 +365,7 @@ def rollback_followup(rollback_id: int) -> Rollback:
                 f"to release {rollback.to_release.number} at {rollback.requested_at:%Y-%m-%d %H:%M:%S %Z}.\n"
                 f"Reason: {rollback.reason}\n"
                 f"Post-rollback evaluation: run {rollback.eval_run_id or 'not started (no golden dataset)'}."
+                + "".join(f"\n{target}: {outcome}" for target, outcome in rollback.targets_result.items())
             ),
             payload={
                 "event": "rollback",
@@ -366,6 +374,7 @@ def rollback_followup(rollback_id: int) -> Rollback:
                 "by": rollback.requested_by,
                 "reason": rollback.reason,
                 "eval_run": rollback.eval_run_id,
+                "targets": rollback.targets_result,
             },
         )
         _advance(rollback, State.EVAL_QUEUED, State.ALERTED, alert_result=result)
@@ -380,7 +389,11 @@ def rollback_followup(rollback_id: int) -> Rollback:
                     target_id=rollback.pk,
                     before={"state": "alerted"},
                     after={"production": rollback.to_release.number, "state": "done"},
-                    evidence={"eval_run": rollback.eval_run_id, "alerts": rollback.alert_result},
+                    evidence={
+                        "eval_run": rollback.eval_run_id,
+                        "alerts": rollback.alert_result,
+                        "targets": rollback.targets_result,
+                    },
                     reason=f"Rollback by {rollback.requested_by} completed: {rollback.reason}",
                 )
         rollback.refresh_from_db()

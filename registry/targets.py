@@ -145,7 +145,7 @@ class SageMakerTarget:
             if status == "InService":
                 weights = {v["VariantName"]: v.get("CurrentWeight") for v in found.get("ProductionVariants", [])}
                 log(f"sagemaker {self.endpoint}: InService, weights {weights}")
-                return {"endpoint": self.endpoint, "live": variant, "weights": weights}
+                return {"endpoint": self.endpoint, "live": variant, "previous": other, "weights": weights}
             if status in ("Failed", "RollingBack", "OutOfService"):
                 raise DeploymentError(
                     f"endpoint {self.endpoint} went {status} during the shift: {found.get('FailureReason', '')}"
@@ -194,6 +194,31 @@ class BedrockTarget:
 
     def rollback(self, release, log: Log) -> dict:
         return self.stage(release, log)
+
+
+def targets_restore(from_release, *, clients: dict | None = None) -> dict:
+    """After a one-click rollback: shift every SageMaker endpoint the rolled-back release's promotion
+    moved back to the variant that served before it (US-1.3). Setting the weights to a named variant
+    is idempotent, so a resumed follow-up may run this twice. Returns {target: outcome}."""
+    from registry.models import Deployment, StageName
+
+    deployment = (
+        Deployment.objects.filter(release=from_release, state=Deployment.State.PROMOTED).order_by("-pk").first()
+    )
+    if deployment is None:
+        return {}
+    promote = deployment.stages.filter(name=StageName.PROMOTE).first()
+    outcome, lines = {}, []
+    for label, detail in ((promote.detail or {}).get("targets") or {}).items() if promote else []:
+        if not label.startswith("sagemaker:") or not detail.get("previous"):
+            continue
+        target = SageMakerTarget(detail["endpoint"], client=(clients or {}).get("sagemaker"))
+        try:
+            target.shift_to(detail["previous"], detail["live"], lines.append)
+            outcome[label] = f"traffic back on variant {detail['previous']}"
+        except DeploymentError as exc:
+            outcome[label] = f"failed: {exc}"
+    return outcome
 
 
 def targets_for_release(release, *, clients: dict | None = None) -> list:

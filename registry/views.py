@@ -209,6 +209,7 @@ def deployment_decide(request, pk):
 @require_GET
 def canary(request):
     from registry.models import CANARY_STEPS, Canary, MonitorEvent
+    from registry.charts import canary_arms
     from registry.monitoring import canary_evaluate, canary_limits
 
     active = Canary.objects.select_related("release", "baseline").filter(state=Canary.State.ACTIVE).first()
@@ -220,6 +221,7 @@ def canary(request):
         {
             "active": active,
             "live": live,
+            "chart": canary_arms(live) if live else "",
             "next_step": nxt,
             "limits": canary_limits(),
             "releases": _deployable_releases(),

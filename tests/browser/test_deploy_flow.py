@@ -93,6 +93,7 @@ def test_oncall_promotes_through_the_pipeline_then_rolls_back(browser, asgi_serv
         page.goto("/")
         page.get_by_test_id("rollback-reason").fill("drill: shorter answers confuse shoppers")
         page.get_by_test_id("rollback-button").click()
+        page.get_by_text(f"Production now serves release {first.number}").wait_for()
         assert release_for_alias("production").pk == first.pk
         time.sleep(1.5)
         assert _served_release(browser, asgi_server) == first.number

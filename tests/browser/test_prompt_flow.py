@@ -109,6 +109,7 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
         assert reviewer.get_by_test_id("version-status").inner_text() == "Released"
         reviewer.goto("/prompts/")
         reviewer.get_by_test_id("promote").click()
+        reviewer.get_by_text("Production now serves release").wait_for()
         production = release_for_alias("production")
         assert production != first_production
         assert f"release {production.number}" in reviewer.get_by_test_id("production-release").inner_text()
@@ -117,6 +118,7 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
 
         reviewer.get_by_test_id("rollback-reason").fill("demo: back to 1.0.0")
         reviewer.get_by_test_id("rollback").click()
+        reviewer.get_by_text(f"Rolled back: production serves release {first_production.number} again.").wait_for()
         assert release_for_alias("production") == first_production
         time.sleep(1.5)
         assert _chat_prompt_version(browser, asgi_server, 1).startswith("faq@1.0.0")

@@ -7,6 +7,7 @@ import datetime
 import boto3
 import pytest
 from botocore.stub import Stubber
+from django.core.cache import cache
 
 from audit.models import AuditAction, AuditEntry
 from evaluation.models import GoldenDataset
@@ -281,3 +282,57 @@ def test_bedrock_model_is_checked_with_a_throttle_retried_and_an_unknown_model_r
         with pytest.raises(DeploymentError, match="ResourceNotFoundException: Model not found"):
             target.stage(type("R", (), {"number": 7})(), lines.append)
     assert lines[0].startswith("get_foundation_model: throttled (ThrottlingException)")
+
+
+def test_one_click_rollback_shifts_sagemaker_traffic_back_to_the_old_variant(
+    pipeline_env, django_capture_on_commit_callbacks
+):
+    from registry.services import release_rollback, rollback_followup
+
+    client = _sagemaker()
+    first = release_for_alias("production")
+    release = _sagemaker_release()
+    deployment = _start(release, django_capture_on_commit_callbacks, clients={"sagemaker": client})
+    with Stubber(client) as stub:
+        stub.add_response("describe_endpoint", _endpoint(), {"EndpointName": "intent-ep"})
+        for name in AUTOMATIC:
+            with django_capture_on_commit_callbacks(execute=True):
+                stage_run(deployment.pk, name, clients={"sagemaker": client})
+        deployment_approve(deployment=deployment, actor="oncall")
+        stub.add_response("describe_endpoint", _endpoint(), {"EndpointName": "intent-ep"})
+        stub.add_response(
+            "update_endpoint_weights_and_capacities",
+            {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/intent-ep"},
+            SHIFT_TO_GREEN,
+        )
+        stub.add_response("describe_endpoint", _endpoint("InService", (0.0, 1.0)), {"EndpointName": "intent-ep"})
+        with django_capture_on_commit_callbacks(execute=True):
+            assert stage_run(deployment.pk, "promote", clients={"sagemaker": client}) == "passed"
+        stub.assert_no_pending_responses()
+    assert release_for_alias("production").pk == release.pk
+
+    with django_capture_on_commit_callbacks(execute=False):  # the follow-up is run by hand below
+        rollback = release_rollback(actor="oncall", reason="bad reranker", expected_release=release.number)
+    cache.clear()  # what the skipped on-commit callback would have dropped
+    back_to_blue = {
+        "EndpointName": "intent-ep",
+        "DesiredWeightsAndCapacities": [
+            {"VariantName": "blue", "DesiredWeight": 1.0},
+            {"VariantName": "green", "DesiredWeight": 0.0},
+        ],
+    }
+    with Stubber(client) as stub:
+        stub.add_response(
+            "update_endpoint_weights_and_capacities",
+            {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/intent-ep"},
+            back_to_blue,
+        )
+        stub.add_response("describe_endpoint", _endpoint("InService", (1.0, 0.0)), {"EndpointName": "intent-ep"})
+        done = rollback_followup(rollback.pk, clients={"sagemaker": client})
+        stub.assert_no_pending_responses()
+    assert release_for_alias("production").pk == first.pk
+    assert done.targets_result == {"sagemaker:intent-ep": "traffic back on variant blue"}
+    assert done.state == done.State.DONE
+    assert AuditEntry.objects.filter(action=AuditAction.RELEASE_ROLLBACK, after__state="done").get().evidence[
+        "targets"
+    ] == {"sagemaker:intent-ep": "traffic back on variant blue"}
