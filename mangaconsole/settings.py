@@ -195,6 +195,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Every 5 minutes: a deployment stage whose worker was killed is failed with that reason (then retried).
+    "deployments-unstick": {
+        "task": "registry.tasks.deployments_unstick_task",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 280},
+    },
     # Hourly: FAQ and policy documents must be re-indexed within an hour of a change (US-5.1).
     "kb-ingest-faq-policy": {
         "task": "chat.tasks.kb_ingest_task",

@@ -31,9 +31,7 @@ def canary_arms(evidence: dict) -> str:
         )
     for i, (_, _, limit) in enumerate(RATES):
         if limit is not None:
-            fig.add_shape(
-                type="line", x0=i - 0.45, x1=i + 0.45, y0=limit * 100, y1=limit * 100, line={"dash": "dash"}
-            )
+            fig.add_shape(type="line", x0=i - 0.45, x1=i + 0.45, y0=limit * 100, y1=limit * 100, line={"dash": "dash"})
     fig.update_layout(
         barmode="group",
         height=340,

@@ -370,3 +370,66 @@ def deployment_cancel(*, deployment: Deployment, actor, reason: str) -> Deployme
     )
     deployment.refresh_from_db()
     return deployment
+
+
+# ------------------------------------------------------------------------------ recovery
+@transaction.atomic
+def deployment_retry(*, deployment: Deployment, actor) -> Deployment:
+    """Run a failed deployment again from its failed stage (a throttled AWS call, a worker lost
+    mid-stage). Stages that passed stay passed; the approval, once given, stands."""
+    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    if deployment.state != Deployment.State.FAILED:
+        raise DeploymentError("only a failed deployment can be retried")
+    failed = deployment.stages.filter(status=Status.FAILED).order_by("order").first()
+    if failed is None or failed.name == StageName.APPROVE:
+        raise DeploymentError("nothing to retry: no automatic stage failed")
+    from registry.selectors import release_for_alias
+
+    production = release_for_alias(AliasName.PRODUCTION)
+    if production is not None and production.pk == deployment.release_id:
+        raise DeploymentError(f"release {deployment.release.number} already serves production")
+    DeploymentStage.objects.filter(deployment=deployment, order__gte=failed.order).exclude(
+        name=StageName.APPROVE, status=Status.PASSED
+    ).update(status=Status.PENDING, started_at=None, finished_at=None, detail={})
+    DeploymentStage.objects.filter(pk=failed.pk).update(
+        log=Concat(F("log"), Value(f"{timezone.localtime():%H:%M:%S} retried by {_actor_label(actor)}\n"))
+    )
+    Deployment.objects.filter(pk=deployment.pk).update(state=Deployment.State.RUNNING, failure="", finished_at=None)
+    audit_record(
+        actor=actor,
+        action=AuditAction.DEPLOYMENT,
+        target_type="registry.deployment",
+        target_id=deployment.pk,
+        before={"state": "failed", "stage": failed.name, "failure": deployment.failure},
+        after={"state": "running", "stage": failed.name},
+        reason=f"Retry release {deployment.release.number} from {StageName(failed.name).label}",
+    )
+    from celery import chain
+
+    from registry.tasks import deployment_stage_task
+
+    remaining = [s for s in STAGE_ORDER[STAGE_ORDER.index(failed.name) :] if s != StageName.APPROVE]
+    approved = deployment.stages.filter(name=StageName.APPROVE, status=Status.PASSED).exists()
+    if not approved:
+        remaining = [s for s in remaining if s != StageName.PROMOTE]
+    transaction.on_commit(lambda: chain(*(deployment_stage_task.si(deployment.pk, s) for s in remaining)).delay())
+    deployment.refresh_from_db()
+    return deployment
+
+
+def deployments_unstick(*, older_than_s: int | None = None) -> list[int]:
+    """A stage still "running" long after any stage could take (its worker was killed) is failed
+    with that reason, so the deployment can be retried. Returns the stage ids."""
+    from datetime import timedelta
+
+    limit = older_than_s or int(getattr(settings, "DEPLOY_STAGE_TIMEOUT_S", 1800))
+    stale = DeploymentStage.objects.filter(
+        status=Status.RUNNING, started_at__lt=timezone.now() - timedelta(seconds=limit)
+    ).select_related("deployment__release")
+    ids = []
+    for stage in stale:
+        reason = f"no result after {limit // 60} min: its worker was lost; retry the deployment"
+        stage_logger(stage)(f"FAILED: {reason}")
+        _stage_fail(stage.deployment, stage, reason)
+        ids.append(stage.pk)
+    return ids

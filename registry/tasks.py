@@ -41,3 +41,11 @@ def deployment_stage_task(self, deployment_id: int, stage: str) -> str:
     from registry.pipeline import stage_run
 
     return stage_run(deployment_id, stage)
+
+
+@shared_task(bind=True, ignore_result=True)
+def deployments_unstick_task(self) -> None:
+    """Every 5 minutes: fail stages whose worker was lost, so they can be retried."""
+    from registry.pipeline import deployments_unstick
+
+    deployments_unstick()

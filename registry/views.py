@@ -193,7 +193,12 @@ def deployment_decide(request, pk):
 
     found = get_object_or_404(Deployment.objects.select_related("release"), pk=pk)
     try:
-        if request.POST.get("decision") == "approve":
+        if request.POST.get("decision") == "retry":
+            from registry.pipeline import deployment_retry
+
+            deployment_retry(deployment=found, actor=request.user)
+            messages.success(request, "Retrying from the failed stage.")
+        elif request.POST.get("decision") == "approve":
             deployment_approve(deployment=found, actor=request.user)
             messages.success(request, f"Approved: release {found.release.number} is being promoted.")
         else:
@@ -208,8 +213,8 @@ def deployment_decide(request, pk):
 @console_view(permission="registry.view_canary")
 @require_GET
 def canary(request):
-    from registry.models import CANARY_STEPS, Canary, MonitorEvent
     from registry.charts import canary_arms
+    from registry.models import CANARY_STEPS, Canary, MonitorEvent
     from registry.monitoring import canary_evaluate, canary_limits
 
     active = Canary.objects.select_related("release", "baseline").filter(state=Canary.State.ACTIVE).first()

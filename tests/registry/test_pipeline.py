@@ -336,3 +336,42 @@ def test_one_click_rollback_shifts_sagemaker_traffic_back_to_the_old_variant(
     assert AuditEntry.objects.filter(action=AuditAction.RELEASE_ROLLBACK, after__state="done").get().evidence[
         "targets"
     ] == {"sagemaker:intent-ep": "traffic back on variant blue"}
+
+
+def test_a_stage_whose_worker_was_lost_is_failed_and_the_deployment_retried_from_there(
+    pipeline_env, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from registry.pipeline import deployment_retry, deployments_unstick
+
+    release = _candidate()
+    deployment = _start(release, django_capture_on_commit_callbacks)
+    stage_run(deployment.pk, "build")
+    # the worker took the evaluation and died: the stage stays "running"
+    DeploymentStage.objects.filter(deployment=deployment, name="evaluate").update(
+        status="running", started_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    assert stage_run(deployment.pk, "evaluate") == "running"  # a re-delivery does not run it twice
+    assert deployments_unstick() == [DeploymentStage.objects.get(deployment=deployment, name="evaluate").pk]
+    deployment.refresh_from_db()
+    assert deployment.state == Deployment.State.FAILED
+    assert "its worker was lost" in deployment.failure
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        deployment_retry(deployment=deployment, actor="oncall")
+    assert len(queued) == 1  # the chain from the failed stage
+    assert _statuses(deployment) == {
+        "build": "passed",
+        "evaluate": "pending",
+        "staging": "pending",
+        "smoke": "pending",
+        "approve": "pending",
+        "promote": "pending",
+    }
+    for name in ("evaluate", "staging", "smoke"):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert stage_run(deployment.pk, name) == "passed"
+    assert Deployment.objects.get(pk=deployment.pk).state == Deployment.State.WAITING
+    with pytest.raises(DeploymentError, match="only a failed deployment"):
+        deployment_retry(deployment=deployment, actor="oncall")
+    assert "retried by oncall" in DeploymentStage.objects.get(deployment=deployment, name="evaluate").log
