@@ -33,6 +33,7 @@ class AuditAction(models.TextChoices):
     DEPLOYMENT = "registry.deployment", "Deployment pipeline stage"
     CANARY = "registry.canary", "Canary started, stepped, promoted or rolled back"
     GUARD = "registry.guard", "Production guard decision"
+    EXPERIMENT = "experiments.experiment", "Experiment created, started, paused, stopped or promoted"
 
 
 class AuditEntry(models.Model):

@@ -45,7 +45,19 @@ log = logging.getLogger(__name__)
 _END = object()
 
 
-def _open_session(resume: str | None, user) -> tuple[SessionState, bool]:
+def session_attributes(user, region: str = "") -> dict:
+    """What experiment targeting sees of a session: user type (Prime members are in the "prime"
+    group), region (the storefront passes ?region=), and the user id."""
+    signed_in = getattr(user, "is_authenticated", False)
+    prime = signed_in and user.groups.filter(name="prime").exists()
+    return {
+        "user_type": "prime" if prime else "signed_in" if signed_in else "guest",
+        "region": region.upper()[:8],
+        "user_id": user.pk if signed_in else None,
+    }
+
+
+def _open_session(resume: str | None, user, region: str = "") -> tuple[SessionState, bool]:
     from chat.models import ChatMessage, ChatSession
 
     now = timezone.now()
@@ -67,7 +79,9 @@ def _open_session(resume: str | None, user) -> tuple[SessionState, bool]:
         )
     recent = list(ChatMessage.objects.filter(session=session).order_by("-created_at", "-id")[:6])[::-1]
     history = [{"role": m.role, "content": m.text} for m in recent]
-    return SessionState(session.session_id, user_id, session.token_budget, session.tokens_used, history), resumed
+    state = SessionState(session.session_id, user_id, session.token_budget, session.tokens_used, history)
+    state.attributes = session_attributes(user, region)
+    return state, resumed
 
 
 def _save_feedback(state: SessionState, message_id: uuid.UUID, value: str, comment: str, known: dict) -> bool:
@@ -98,7 +112,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         resume = (query.get("session") or [None])[0]
-        self.state, resumed = await sync_to_async(_open_session)(resume, self.scope.get("user"))
+        region = (query.get("region") or [""])[0]
+        self.state, resumed = await sync_to_async(_open_session)(resume, self.scope.get("user"), region)
         self.turns: dict[uuid.UUID, dict] = {}
         self.busy = False
         await self.accept()

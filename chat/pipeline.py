@@ -63,12 +63,12 @@ class ServingContext:
 _serving_cache: dict[int, ServingContext] = {}
 
 
-def serving_context(release=None, *, session_id=None) -> ServingContext:
+def serving_context(release=None, *, session_id=None, attributes: dict | None = None) -> ServingContext:
     """What serves a turn: the production release's components (or the canary's, for a session in
     the canary's share), or ``release``'s (an offline evaluation runs a candidate release through
     exactly this path). Cached per release: releases are immutable."""
     if release is None:
-        release = release_for_session(session_id)
+        release = release_for_session(session_id, attributes)
     if release is None:
         raise NotServing("no release is in production yet: run `manage.py seed_demo`")
     cached = _serving_cache.get(release.pk)
@@ -103,6 +103,8 @@ class SessionState:
     budget: int
     tokens_used: int = 0
     history: list[dict] = field(default_factory=list)
+    # for experiment targeting: {"user_type": "prime" | "signed_in" | "guest", "region": "JP", "user_id": …}
+    attributes: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -170,7 +172,7 @@ def classify_turn(
     t0 = time.perf_counter()
     started_at = timezone.now()
     spans: list[dict] = []
-    ctx = ctx or serving_context(session_id=state.session_id)
+    ctx = ctx or serving_context(session_id=state.session_id, attributes=state.attributes)
     flags = flags_current()
     switched_off = [k.split(":", 1)[1] for k, on in flags.items() if k.startswith("guardrail:") and not on]
     if switched_off:  # a guardrail check switched off from the console (S29): this turn's policy skips it

@@ -83,9 +83,20 @@ _PROMPTS_WRITE = [
     "evaluation.run_evalrun",
 ]
 
+_EXPERIMENTS = [
+    "experiments.view_experiment",
+    "experiments.add_experiment",
+    "experiments.view_variant",
+    "experiments.view_exposure",
+    "experiments.view_event",
+    "experiments.add_event",
+    "experiments.run_experiment",
+    "experiments.promote_experiment",
+]
+
 # What each role's job needs, and no more. The admin role gets every permission (see roles_sync).
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.PRODUCT_MANAGER: [*_CATALOG_READ, *_TRACES_READ],
+    Role.PRODUCT_MANAGER: [*_CATALOG_READ, *_TRACES_READ, *_EXPERIMENTS, "registry.view_release"],
     Role.ANNOTATOR: [*_CATALOG_READ],
     Role.COMPLIANCE_OFFICER: [
         "audit.view_auditentry",

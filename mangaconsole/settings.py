@@ -189,6 +189,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=30),
         "options": {"expires": 25},
     },
+    # Every 30 s: running experiments are analysed; significance or guardrail harm stops them (US-2.3, US-8.5).
+    "experiments-check": {
+        "task": "experiments.tasks.experiments_check_task",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
+    },
     # Every minute: production's hard thresholds roll back, soft ones page on-call (US-3.5).
     "production-guard": {
         "task": "registry.tasks.production_guard_task",
@@ -212,6 +218,9 @@ CELERY_BEAT_SCHEDULE = {
 # Auto-rollback needs this many turns on the tested arm and a one-sided test at CANARY_ALPHA (registry.monitoring).
 CANARY_MIN_SAMPLES = env("CANARY_MIN_SAMPLES", 200, cast=int)
 CANARY_ALPHA = env("CANARY_ALPHA", 0.05, cast=float)
+# An experiment decides nothing before each arm has this many sessions (keeps the relative-lift
+# confidence sequence within alpha under continuous peeking; see tests/experiments/test_stats.py).
+EXPERIMENT_MIN_UNITS_PER_ARM = env("EXPERIMENT_MIN_UNITS_PER_ARM", 500, cast=int)
 GUARD_WINDOW_MINUTES = env("GUARD_WINDOW_MINUTES", 60, cast=int)
 HEALTH_HEARTBEAT_MAX_AGE_S = env("HEALTH_HEARTBEAT_MAX_AGE_S", 120, cast=int)
 

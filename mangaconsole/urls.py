@@ -24,5 +24,6 @@ urlpatterns = [
     path("", include("registry.urls")),
     path("api/audit/", include("audit.api_urls")),
     path("api/eval/", include("evaluation.api_urls")),
+    path("api/events/", include("experiments.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from django.core.cache import cache
@@ -36,20 +35,28 @@ def canary_current() -> tuple[int, int, int] | None:
 
 
 def canary_bucket(session_id, canary_id: int) -> float:
-    """Where a session falls in [0, 100): a hash of the session and the canary, so a session stays in
-    its arm for the canary's life (sticky), a session in the canary at 1% stays in at 10%, 50%, 100%
-    (the share only grows), and a new canary draws a fresh sample (GrowthBook hashes user id and
-    experiment key the same way)."""
-    digest = hashlib.sha256(f"{canary_id}:{session_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 10_000 / 100
+    """Where a session falls in [0, 100) for a canary: the experiments' hash (experiments.assignment)
+    of the canary's salt and the session, so a session stays in its arm for the canary's life
+    (sticky), a session in the canary at 1% stays in at 10%, 50%, 100% (the share only grows), and a
+    new canary draws a fresh sample."""
+    from experiments.assignment import hash_bucket
+
+    return hash_bucket(f"canary:{canary_id}", session_id) * 100
 
 
-def release_for_session(session_id=None) -> Release | None:
-    """The release that serves this session: the canary's for the sessions in its share, else production."""
-    canary = canary_current() if session_id is not None else None
-    if canary is not None:
-        canary_id, release_id, percent = canary
-        if canary_bucket(session_id, canary_id) < percent:
+def release_for_session(session_id=None, attributes: dict | None = None) -> Release | None:
+    """The release that serves this session: the canary's for the sessions in its share, else the
+    arm of a running experiment the session is enrolled in (its exposure logged once), else production."""
+    if session_id is not None:
+        canary = canary_current()
+        if canary is not None:
+            canary_id, release_id, percent = canary
+            if canary_bucket(session_id, canary_id) < percent:
+                return Release.objects.filter(pk=release_id).first()
+        from experiments.services import experiment_release_for_session
+
+        release_id = experiment_release_for_session(session_id, attributes or {})
+        if release_id is not None:
             return Release.objects.filter(pk=release_id).first()
     return release_for_alias(AliasName.PRODUCTION)
 
