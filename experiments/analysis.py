@@ -11,6 +11,8 @@ analysis never moves units into Python:
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -69,6 +71,17 @@ def metric_summaries(experiment_id: int, metric: str, until=None) -> dict[int, s
         return {vid: stats.Summary(int(n), float(s or 0), float(ss or 0)) for vid, n, s, ss in cursor.fetchall()}
 
 
+def finite(value):
+    """The structure with every inf or nan number replaced by None (JSON has no Infinity)."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def min_units() -> int:
     return int(getattr(settings, "EXPERIMENT_MIN_UNITS_PER_ARM", 500))
 
@@ -114,28 +127,30 @@ def analyse(experiment: Experiment, *, until=None) -> dict:
         and ((row["test"]["effect"] > 0) if m in HIGHER_IS_WORSE else (row["test"]["effect"] < 0))
     ]
     verdict = "harm" if harms else "significant" if winners else "continue"
-    return {
-        "at": (until or timezone.now()).isoformat(),
-        "alpha": alpha,
-        "min_units_per_arm": floor,
-        "arms": [
-            {
-                "key": v.key,
-                "name": v.name,
-                "release": v.release.number,
-                "weight": v.weight,
-                "control": v.is_control,
-                "units": units.get(v.pk, 0),
-            }
-            for v in variants
-        ],
-        "srm_p_value": srm_p,
-        "srm_warning": srm_p < 0.001,
-        "metrics": results,
-        "winners": winners,
-        "harms": harms,
-        "verdict": verdict,
-    }
+    return finite(
+        {
+            "at": (until or timezone.now()).isoformat(),
+            "alpha": alpha,
+            "min_units_per_arm": floor,
+            "arms": [
+                {
+                    "key": v.key,
+                    "name": v.name,
+                    "release": v.release.number,
+                    "weight": v.weight,
+                    "control": v.is_control,
+                    "units": units.get(v.pk, 0),
+                }
+                for v in variants
+            ],
+            "srm_p_value": srm_p,
+            "srm_warning": srm_p < 0.001,
+            "metrics": results,
+            "winners": winners,
+            "harms": harms,
+            "verdict": verdict,
+        }
+    )
 
 
 def timeline(experiment: Experiment, *, points: int = 12) -> list[dict]:
@@ -161,4 +176,4 @@ def timeline(experiment: Experiment, *, points: int = 12) -> list[dict]:
                 entry.update(effect=test.effect, ci_low=test.ci_low, ci_high=test.ci_high)
             row["arms"][v.key] = entry
         out.append(row)
-    return out
+    return finite(out)

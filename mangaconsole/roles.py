@@ -249,6 +249,12 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
         Flow("Audit log", "admin:audit_auditentry_changelist", "Who changed what, and why.", "audit.view_auditentry"),
     ],
     Role.PRODUCT_MANAGER: [
+        Flow(
+            "Experiments",
+            "experiments:index",
+            "A/B tests of releases with always-valid statistics; promote the winner in one click.",
+            "experiments.view_experiment",
+        ),
         Flow("Try the bot", "chat:chat", "The shopper's chat, streamed over a WebSocket.", ""),
         Flow("Traces and feedback", "chat:traces", "What shoppers asked, what the bot answered.", "chat.view_trace"),
         Flow("Catalog", "admin:chat_product_changelist", "The manga catalog the bot sells from.", "chat.view_product"),

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("prompts_app.urls")),
     path("", include("evaluation.urls")),
     path("", include("registry.urls")),
+    path("", include("experiments.urls")),
     path("api/audit/", include("audit.api_urls")),
     path("api/eval/", include("evaluation.api_urls")),
     path("api/events/", include("experiments.api_urls")),

@@ -1,0 +1,143 @@
+"""The product manager's pages: list, create, and the live results page with its actions."""
+
+from django.contrib import messages
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from experiments.analysis import analyse, timeline
+from experiments.forms import EXTRA_ARMS, ExperimentForm
+from experiments.models import Experiment, Metric
+from experiments.services import (
+    ExperimentError,
+    experiment_create,
+    experiment_pause,
+    experiment_promote,
+    experiment_start,
+    experiment_stop,
+)
+from mangaconsole.access import console_view
+from registry.models import Release
+from registry.selectors import release_for_alias
+
+
+@console_view(permission="experiments.view_experiment")
+@require_GET
+def index(request):
+    return render(
+        request,
+        "experiments/index.html",
+        {"experiments": Experiment.objects.prefetch_related("variants__release")[:100]},
+    )
+
+
+@console_view(permission="experiments.add_experiment")
+@require_http_methods(["GET", "POST"])
+def create(request):
+    production = release_for_alias("production")
+    releases = Release.objects.exclude(pk=production.pk if production else None).order_by("-number")[:50]
+    form = ExperimentForm(request.POST or None, releases=releases)
+    problems = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        arms = [
+            {"key": "control", "name": "Control (production)", "release": production, "weight": data["control_weight"]}
+        ]
+        by_number = {r.number: r for r in releases}
+        for i in range(1, EXTRA_ARMS + 1):
+            number = data.get(f"arm{i}_release")
+            if number is None:
+                continue
+            arms.append(
+                {
+                    "key": f"arm{i}",
+                    "name": f"Arm {i} (release {number})",
+                    "release": by_number.get(number),
+                    "weight": data.get(f"arm{i}_weight"),
+                }
+            )
+        try:
+            experiment = experiment_create(
+                actor=request.user,
+                name=data["name"],
+                hypothesis=data["hypothesis"],
+                arms=arms,
+                enrolled_percent=data["enrolled_percent"],
+                targeting={
+                    "user_types": data["user_types"],
+                    "regions": [r.strip().upper() for r in data["regions"].split(",") if r.strip()],
+                },
+                primary_metric=data["primary_metric"],
+                guardrail_metrics=data["guardrail_metrics"],
+                alpha=data["alpha"],
+                planned_days=data["planned_days"],
+            )
+        except ExperimentError as exc:
+            problems = exc.problems
+        else:
+            messages.success(request, f"Experiment {experiment.name!r} saved as a draft: review it, then start it.")
+            return redirect("experiments:detail", pk=experiment.pk)
+    return render(request, "experiments/create.html", {"form": form, "problems": problems, "production": production})
+
+
+def _results(experiment: Experiment) -> dict:
+    live = experiment.status == Experiment.Status.RUNNING or not experiment.decision
+    result = analyse(experiment) if live else experiment.decision
+    return {
+        "status": experiment.status,
+        "status_label": experiment.get_status_display(),
+        "stop_reason": experiment.stop_reason,
+        "result": result,
+        "timeline": timeline(experiment),
+        "labels": dict(Metric.choices),
+    }
+
+
+@console_view(permission="experiments.view_experiment")
+@require_GET
+def detail(request, pk):
+    experiment = get_object_or_404(Experiment.objects.prefetch_related("variants__release"), pk=pk)
+    return render(
+        request,
+        "experiments/detail.html",
+        {"e": experiment, "data": _results(experiment), "variants": list(experiment.variants.all())},
+    )
+
+
+@console_view(permission="experiments.view_experiment")
+@require_GET
+def results(request, pk):
+    return JsonResponse(_results(get_object_or_404(Experiment, pk=pk)))
+
+
+@console_view(permission="experiments.run_experiment")
+@require_POST
+def action(request, pk):
+    experiment = get_object_or_404(Experiment, pk=pk)
+    what = request.POST.get("action")
+    try:
+        if what == "start":
+            experiment_start(experiment=experiment, actor=request.user)
+            messages.success(request, "Running: new sessions are assigned now.")
+        elif what == "pause":
+            experiment_pause(experiment=experiment, actor=request.user)
+            messages.success(request, "Paused: every session is served by production.")
+        elif what == "stop":
+            experiment_stop(
+                experiment=experiment,
+                actor=request.user,
+                reason=request.POST.get("reason", ""),
+                decision=analyse(experiment),
+            )
+            messages.success(request, "Stopped.")
+        elif what == "promote":
+            if not request.user.has_perm("experiments.promote_experiment"):
+                raise ExperimentError("you may not promote experiments")
+            variant = get_object_or_404(experiment.variants, pk=request.POST.get("variant") or 0)
+            experiment_promote(experiment=experiment, variant=variant, actor=request.user)
+            messages.success(request, f"Production now serves release {variant.release.number} ({variant.name}).")
+        else:
+            raise ExperimentError(f"unknown action {what!r}")
+    except ExperimentError as exc:
+        messages.error(request, f"Nothing changed: {exc}")
+    return redirect("experiments:detail", pk=pk)
