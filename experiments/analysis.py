@@ -27,14 +27,15 @@ _T = {
     "trace": "chat_trace",
 }
 
-# SQL for "this unit has one" (rates) or the unit's value (per-unit aggregates).
-_EXISTS = {
-    Metric.THUMBS_UP: "EXISTS (SELECT 1 FROM {feedback} f WHERE f.session_id = e.unit_id AND f.value = 'up')",
-    Metric.THUMBS_DOWN: "EXISTS (SELECT 1 FROM {feedback} f WHERE f.session_id = e.unit_id AND f.value = 'down')",
-    Metric.ESCALATION: "(EXISTS (SELECT 1 FROM {trace} t WHERE t.session_id = e.unit_id AND t.intent = 'escalation')"
-    " OR EXISTS (SELECT 1 FROM {event} v WHERE v.session_id = e.unit_id AND v.kind = 'escalation'))",
-    Metric.RESOLUTION: "EXISTS (SELECT 1 FROM {event} v WHERE v.session_id = e.unit_id AND v.kind = 'resolution')",
-    Metric.CONVERSION: "EXISTS (SELECT 1 FROM {event} v WHERE v.session_id = e.unit_id AND v.kind = 'conversion')",
+# The sessions that "have one", for rate metrics: joined to the exposures as a set (a hash semi-join in
+# PostgreSQL), never a subquery per unit.
+_HAVING = {
+    Metric.THUMBS_UP: "SELECT DISTINCT f.session_id AS sid FROM {feedback} f WHERE f.value = 'up'",
+    Metric.THUMBS_DOWN: "SELECT DISTINCT f.session_id AS sid FROM {feedback} f WHERE f.value = 'down'",
+    Metric.ESCALATION: "SELECT t.session_id AS sid FROM {trace} t WHERE t.intent = 'escalation'"
+    " UNION SELECT v.session_id AS sid FROM {event} v WHERE v.kind = 'escalation'",
+    Metric.RESOLUTION: "SELECT DISTINCT v.session_id AS sid FROM {event} v WHERE v.kind = 'resolution'",
+    Metric.CONVERSION: "SELECT DISTINCT v.session_id AS sid FROM {event} v WHERE v.kind = 'conversion'",
 }
 _PER_UNIT = {
     Metric.CSAT: ("{event} v", "v.session_id = e.unit_id AND v.kind = 'csat'", "AVG(v.value)"),
@@ -51,11 +52,12 @@ def metric_summaries(experiment_id: int, metric: str, until=None) -> dict[int, s
     if until is not None:
         window = " AND e.at < %s"
         params.append(until)
-    if metric in _EXISTS:
+    if metric in _HAVING:
         # every fragment is a constant of this module; values go in as parameters
         sql = (
-            f"SELECT e.variant_id, COUNT(*), SUM(CASE WHEN {_EXISTS[metric].format(**_T)} THEN 1 ELSE 0 END) "
-            f"FROM {_T['exposure']} e WHERE e.experiment_id = %s{window} GROUP BY e.variant_id"
+            f"SELECT e.variant_id, COUNT(*), COUNT(h.sid) FROM {_T['exposure']} e "
+            f"LEFT JOIN ({_HAVING[metric].format(**_T)}) h ON h.sid = e.unit_id "
+            f"WHERE e.experiment_id = %s{window} GROUP BY e.variant_id"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -69,6 +71,17 @@ def metric_summaries(experiment_id: int, metric: str, until=None) -> dict[int, s
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {vid: stats.Summary(int(n), float(s or 0), float(ss or 0)) for vid, n, s, ss in cursor.fetchall()}
+
+
+def exposure_counts(experiment_id: int, until=None) -> dict[int, int]:
+    from django.db.models import Count
+
+    from experiments.models import Exposure
+
+    qs = Exposure.objects.filter(experiment_id=experiment_id)
+    if until is not None:
+        qs = qs.filter(at__lt=until)
+    return dict(qs.values_list("variant_id").annotate(n=Count("pk")).values_list("variant_id", "n"))
 
 
 def finite(value):
@@ -94,7 +107,7 @@ def analyse(experiment: Experiment, *, until=None) -> dict:
     control = next(v for v in variants if v.is_control)
     alpha = experiment.alpha
     floor = min_units()
-    units = {vid: s.n for vid, s in metric_summaries(experiment.pk, Metric.THUMBS_UP, until).items()}
+    units = exposure_counts(experiment.pk, until)
     srm_p = stats.srm_p_value([units.get(v.pk, 0) for v in variants], [v.weight for v in variants])
     metrics = [experiment.primary_metric, *experiment.guardrail_metrics]
     results: dict[str, dict] = {}

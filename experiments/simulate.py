@@ -46,7 +46,9 @@ def _ws_session(ws_url: str, thumbs: str | None) -> uuid.UUID:
 
     from websockets.sync.client import connect
 
-    with connect(ws_url, open_timeout=10) as ws:
+    # the console's origin check (channels' AllowedHostsOriginValidator) wants the site's own origin
+    origin = ws_url.replace("wss://", "https://").replace("ws://", "http://").split("/ws/")[0]
+    with connect(ws_url, open_timeout=10, origin=origin) as ws:
         first = json.loads(ws.recv(timeout=10))
         session_id = uuid.UUID(first["session_id"])
         ws.send(json.dumps({"type": "message", "text": "hi there! any manga recommendations?"}))
