@@ -93,6 +93,7 @@ def _save_feedback(state: SessionState, message_id: uuid.UUID, value: str, comme
         if trace is None:
             return False
         info = {"trace_id": trace.trace_id, "intent": trace.intent, "release": trace.release}
+    before = Feedback.objects.filter(message_id=message_id).values_list("value", flat=True).first()
     Feedback.objects.update_or_create(
         message_id=message_id,
         defaults={
@@ -105,6 +106,11 @@ def _save_feedback(state: SessionState, message_id: uuid.UUID, value: str, comme
             "created_at": timezone.now(),
         },
     )
+    if before != value:  # per-session totals for experiments: a changed thumb moves, it does not add
+        from experiments import rollup
+
+        delta = {f"thumbs_{value}": 1, **({f"thumbs_{before}": -1} if before else {})}
+        rollup.add({state.session_id: delta})
     return True
 
 

@@ -123,6 +123,9 @@ class TraceWriter:
 
         with transaction.atomic():
             Trace.objects.bulk_create([Trace(**t.trace) for t in items])
+            from experiments import rollup
+
+            rollup.add(rollup.from_traces(t.trace for t in items))  # per-session totals for experiments
             GuardrailEvent.objects.bulk_create([GuardrailEvent(**e) for t in items for e in t.events])
             Span.objects.bulk_create([Span(trace_id=t.trace["trace_id"], **s) for t in items for s in t.spans])
             session_ids = {t.session_id for t in items if t.session_id}

@@ -1,8 +1,8 @@
-"""Reading an experiment: per-arm Summaries of each metric from a few GROUP BY queries, the
+"""Reading an experiment: per-arm Summaries of every metric from one GROUP BY query, the
 sequential test of each arm against the control, the SRM check, and the decision (US-2.3, US-8.5).
 
-Each metric is a value per unit (session), then n, Σv and Σv² per arm, computed in the database so an
-analysis never moves units into Python:
+Each metric is a value per unit (session), from the session's running totals (SessionStat, kept as
+turns, thumbs and events are written), then n, Σv and Σv² per arm, computed in the database:
 
 - rates (thumbs up, thumbs down, escalation, resolution, conversion): 1 if the session has one, else 0;
 - CSAT: the session's mean score, over sessions that gave one;
@@ -20,57 +20,83 @@ from django.utils import timezone
 from experiments import stats
 from experiments.models import HIGHER_IS_WORSE, Experiment, Metric
 
-_T = {
-    "exposure": "experiments_exposure",
-    "event": "experiments_event",
-    "feedback": "chat_feedback",
-    "trace": "chat_trace",
+# Each metric's per-unit value over a session's totals (experiments.models.SessionStat); the unit counts
+# only where the value is not NULL (CSAT: sessions that rated; latency, length, cost: sessions with turns).
+_VALUE = {
+    Metric.THUMBS_UP: "CASE WHEN s.thumbs_up > 0 THEN 1.0 ELSE 0.0 END",
+    Metric.THUMBS_DOWN: "CASE WHEN s.thumbs_down > 0 THEN 1.0 ELSE 0.0 END",
+    Metric.ESCALATION: "CASE WHEN s.escalations > 0 THEN 1.0 ELSE 0.0 END",
+    Metric.RESOLUTION: "CASE WHEN s.resolutions > 0 THEN 1.0 ELSE 0.0 END",
+    Metric.CONVERSION: "CASE WHEN s.conversions > 0 THEN 1.0 ELSE 0.0 END",
+    Metric.CSAT: "s.csat_sum / NULLIF(s.csat_n, 0)",
+    Metric.LATENCY: "s.latency_sum / NULLIF(s.turns, 0)",
+    Metric.RESPONSE_LENGTH: "s.length_sum / NULLIF(s.turns, 0)",
+    Metric.COST: "CASE WHEN s.turns > 0 THEN s.cost_sum END",
 }
-
-# The sessions that "have one", for rate metrics: joined to the exposures as a set (a hash semi-join in
-# PostgreSQL), never a subquery per unit.
-_HAVING = {
-    Metric.THUMBS_UP: "SELECT DISTINCT f.session_id AS sid FROM {feedback} f WHERE f.value = 'up'",
-    Metric.THUMBS_DOWN: "SELECT DISTINCT f.session_id AS sid FROM {feedback} f WHERE f.value = 'down'",
-    Metric.ESCALATION: "SELECT t.session_id AS sid FROM {trace} t WHERE t.intent = 'escalation'"
-    " UNION SELECT v.session_id AS sid FROM {event} v WHERE v.kind = 'escalation'",
-    Metric.RESOLUTION: "SELECT DISTINCT v.session_id AS sid FROM {event} v WHERE v.kind = 'resolution'",
-    Metric.CONVERSION: "SELECT DISTINCT v.session_id AS sid FROM {event} v WHERE v.kind = 'conversion'",
-}
-_PER_UNIT = {
-    Metric.CSAT: ("{event} v", "v.session_id = e.unit_id AND v.kind = 'csat'", "AVG(v.value)"),
-    Metric.LATENCY: ("{trace} t", "t.session_id = e.unit_id", "AVG(t.latency_ms)"),
-    Metric.RESPONSE_LENGTH: ("{trace} t", "t.session_id = e.unit_id", "AVG(LENGTH(t.answer))"),
-    Metric.COST: ("{trace} t", "t.session_id = e.unit_id", "SUM(t.cost_usd)"),
-}
+_ORDER = list(_VALUE)
+_SELECT = ", ".join(f"COUNT({v}), SUM({v}), SUM(({v}) * ({v}))" for v in _VALUE.values())
+_FROM = "FROM experiments_exposure e LEFT JOIN experiments_sessionstat s ON s.session_id = e.unit_id"
 
 
-def metric_summaries(experiment_id: int, metric: str, until=None) -> dict[int, stats.Summary]:
-    """{variant id: Summary} of ``metric`` over units exposed before ``until`` (all when None)."""
+def _rows_to_summaries(rows, offset: int) -> dict[str, dict]:
+    out: dict[str, dict] = {m: {} for m in _ORDER}
+    for row in rows:
+        vid = row[0]
+        for i, metric in enumerate(_ORDER):
+            n, total, squares = row[offset + 3 * i : offset + 3 * i + 3]
+            out[metric][vid] = stats.Summary(int(n or 0), float(total or 0), float(squares or 0))
+    return out
+
+
+def all_summaries(experiment_id: int, until=None) -> dict[str, dict[int, stats.Summary]]:
+    """{metric: {variant id: Summary}} for every metric, from one join of the exposures with the
+    per-session totals (one pass; a hash join in PostgreSQL)."""
     params: list = [experiment_id]
     window = ""
     if until is not None:
         window = " AND e.at < %s"
         params.append(until)
-    if metric in _HAVING:
-        # every fragment is a constant of this module; values go in as parameters
-        sql = (
-            f"SELECT e.variant_id, COUNT(*), COUNT(h.sid) FROM {_T['exposure']} e "
-            f"LEFT JOIN ({_HAVING[metric].format(**_T)}) h ON h.sid = e.unit_id "
-            f"WHERE e.experiment_id = %s{window} GROUP BY e.variant_id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return {vid: stats.Summary(int(n), float(s or 0), float(s or 0)) for vid, n, s in cursor.fetchall()}
-    source, join, value = _PER_UNIT[metric]
-    sql = (
-        "SELECT u.variant_id, COUNT(*), SUM(u.v), SUM(u.v * u.v) FROM ("
-        f"SELECT e.variant_id, e.unit_id, {value} AS v FROM {_T['exposure']} e JOIN {source.format(**_T)} ON {join} "
-        f"WHERE e.experiment_id = %s{window} GROUP BY e.variant_id, e.unit_id) u GROUP BY u.variant_id"
-    )
+    sql = f"SELECT e.variant_id, {_SELECT} {_FROM} WHERE e.experiment_id = %s{window} GROUP BY e.variant_id"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {vid: stats.Summary(int(n), float(s or 0), float(ss or 0)) for vid, n, s, ss in cursor.fetchall()}
+        return _rows_to_summaries(cursor.fetchall(), 1)
+
+
+def metric_summaries(experiment_id: int, metric: str, until=None) -> dict[int, stats.Summary]:
+    return all_summaries(experiment_id, until)[metric]
+
+
+def bucketed_summaries(experiment_id: int, start, end, points: int) -> list[dict[str, dict[int, stats.Summary]]]:
+    """Cumulative {metric: {variant: Summary}} at ``points`` evenly spaced moments in (start, end], from
+    one query grouped by time bucket."""
+    width = max((end - start).total_seconds() / points, 1e-6)
+    if connection.vendor == "postgresql":
+        bucket = "FLOOR(EXTRACT(EPOCH FROM (e.at - %s)) / %s)"
+    else:
+        bucket = "CAST((julianday(e.at) - julianday(%s)) * 86400.0 / %s AS INTEGER)"
+    sql = (
+        f"SELECT e.variant_id, {bucket} AS b, {_SELECT} {_FROM} "
+        f"WHERE e.experiment_id = %s AND e.at < %s GROUP BY e.variant_id, b"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [start, width, experiment_id, end])
+        rows = cursor.fetchall()
+    per_bucket: dict[int, list] = {}
+    for row in rows:
+        per_bucket.setdefault(min(max(int(row[1] or 0), 0), points - 1), []).append((row[0], *row[2:]))
+    cumulative: dict[str, dict[int, list[float]]] = {m: {} for m in _ORDER}
+    out = []
+    for b in range(points):
+        for metric, summaries in _rows_to_summaries(per_bucket.get(b, []), 1).items():
+            for vid, s in summaries.items():
+                acc = cumulative[metric].setdefault(vid, [0, 0.0, 0.0])
+                acc[0] += s.n
+                acc[1] += s.sum
+                acc[2] += s.sum_squares
+        out.append(
+            {m: {vid: stats.Summary(int(a[0]), a[1], a[2]) for vid, a in v.items()} for m, v in cumulative.items()}
+        )
+    return out
 
 
 def exposure_counts(experiment_id: int, until=None) -> dict[int, int]:
@@ -111,8 +137,9 @@ def analyse(experiment: Experiment, *, until=None) -> dict:
     srm_p = stats.srm_p_value([units.get(v.pk, 0) for v in variants], [v.weight for v in variants])
     metrics = [experiment.primary_metric, *experiment.guardrail_metrics]
     results: dict[str, dict] = {}
+    everything = all_summaries(experiment.pk, until)
     for metric in metrics:
-        summaries = metric_summaries(experiment.pk, metric, until)
+        summaries = everything[metric]
         base = summaries.get(control.pk, stats.Summary(0, 0.0, 0.0))
         arms = {}
         for v in variants:
@@ -176,9 +203,9 @@ def timeline(experiment: Experiment, *, points: int = 12) -> list[dict]:
     variants = list(experiment.variants.order_by("order"))
     control = next(v for v in variants if v.is_control)
     out = []
-    for i in range(1, points + 1):
+    for i, summaries_at in enumerate(bucketed_summaries(experiment.pk, start, end, points), start=1):
         cut = start + (end - start) * i / points
-        summaries = metric_summaries(experiment.pk, experiment.primary_metric, cut)
+        summaries = summaries_at[experiment.primary_metric]
         base = summaries.get(control.pk, stats.Summary(0, 0.0, 0.0))
         row = {"at": cut.isoformat(), "arms": {}}
         for v in variants:

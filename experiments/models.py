@@ -128,3 +128,24 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.session_id}"
+
+
+class SessionStat(models.Model):
+    """Per-session running totals, kept as turns, thumbs and events are written, so an experiment's
+    analysis is one join of its exposures with this table (no per-unit aggregation over raw rows)."""
+
+    session_id = models.UUIDField(unique=True)
+    turns = models.IntegerField(default=0)
+    latency_sum = models.FloatField(default=0)
+    cost_sum = models.FloatField(default=0)
+    length_sum = models.FloatField(default=0)
+    escalations = models.IntegerField(default=0)
+    thumbs_up = models.IntegerField(default=0)
+    thumbs_down = models.IntegerField(default=0)
+    conversions = models.IntegerField(default=0)
+    resolutions = models.IntegerField(default=0)
+    csat_sum = models.FloatField(default=0)
+    csat_n = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return str(self.session_id)

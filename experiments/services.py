@@ -338,14 +338,21 @@ def event_record(*, event_id: str, session_id, kind: str, value: float = 1.0, at
         raise ExperimentError(f"unknown event kind {kind!r}; use {', '.join(Event.Kind.values)}")
     if kind == Event.Kind.CSAT and not 1 <= float(value) <= 5:
         raise ExperimentError("a CSAT score is between 1 and 5")
+    from experiments import rollup
+
+    delta = {
+        Event.Kind.CONVERSION: {"conversions": 1},
+        Event.Kind.RESOLUTION: {"resolutions": 1},
+        Event.Kind.ESCALATION: {"escalations": 1},
+        Event.Kind.CSAT: {"csat_sum": float(value), "csat_n": 1},
+    }[kind]
     try:
         with transaction.atomic():
-            return (
-                Event.objects.create(
-                    event_id=event_id, session_id=session_id, kind=kind, value=float(value), at=at or timezone.now()
-                ),
-                True,
+            event = Event.objects.create(
+                event_id=event_id, session_id=session_id, kind=kind, value=float(value), at=at or timezone.now()
             )
+            rollup.add({session_id: delta})
+            return event, True
     except IntegrityError:
         return Event.objects.get(event_id=event_id), False
 

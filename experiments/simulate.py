@@ -89,8 +89,14 @@ def simulate(
     done = {"sessions": 0, "websocket": 0, "checks": 0, "verdict": "continue", "status": experiment.status}
 
     def flush():
+        from experiments import rollup
+
         Trace.objects.bulk_create(traces)
         Feedback.objects.bulk_create(feedback)
+        deltas = rollup.from_traces(traces)
+        for f in feedback:
+            deltas[f.session_id][f"thumbs_{f.value}"] += 1
+        rollup.add(deltas)
         traces.clear()
         feedback.clear()
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.models import AuditAction, AuditEntry
 from chat.models import Feedback, Trace
 from chat.pipeline import SessionState, run_turn
+from experiments import rollup
 from experiments.analysis import analyse, metric_summaries
 from experiments.assignment import choose_arm, enrolled, hash_bucket, matches_targeting
 from experiments.models import Event, Experiment, Exposure, Metric
@@ -188,6 +189,11 @@ def _units(experiment, variant, n, *, thumbs_up=0, escalations=0):
         )
         for i, u in enumerate(ids)
     )
+    # what the trace writer and the feedback path keep: per-session totals
+    deltas = rollup.from_traces(Trace.objects.filter(session_id__in=ids))
+    for u in ids[:thumbs_up]:
+        deltas[u]["thumbs_up"] += 1
+    rollup.add(deltas)
     return ids
 
 
