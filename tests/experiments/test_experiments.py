@@ -254,3 +254,27 @@ def test_too_few_units_decide_nothing_and_a_win_is_promoted_in_one_action(
         experiment_promote(experiment=archived, variant=short, actor="pm")
     with pytest.raises(ExperimentError, match="say why"):
         experiment_stop(experiment=_experiment(name="another"), actor="pm", reason="")
+
+
+def test_the_real_paths_keep_the_session_totals(serving, settings):
+    from chat.consumers import _save_feedback
+    from experiments.models import SessionStat
+
+    settings.CHAT_TRACE_WRITES_INLINE = True
+    state = SessionState(uuid.uuid4(), None, 10_000)
+    first = run_turn(state, "do you ship to Canada?")
+    run_turn(state, "I want to talk to a human")
+    message_id = uuid.UUID(first.payload["message_id"])
+    assert _save_feedback(state, message_id, "up", "", {})
+    assert _save_feedback(state, message_id, "down", "changed my mind", {})  # a changed thumb moves
+    event_record(event_id="o-1", session_id=state.session_id, kind="conversion")
+    event_record(event_id="o-1", session_id=state.session_id, kind="conversion")  # a repeat adds nothing
+    event_record(event_id="c-1", session_id=state.session_id, kind="csat", value=4)
+    stat = SessionStat.objects.get(session_id=state.session_id)
+    traces = Trace.objects.filter(session_id=state.session_id)
+    assert stat.turns == 2
+    assert stat.latency_sum == pytest.approx(sum(t.latency_ms for t in traces))
+    assert stat.length_sum == sum(len(t.answer) for t in traces)
+    assert stat.escalations == 1
+    assert (stat.thumbs_up, stat.thumbs_down) == (0, 1)
+    assert (stat.conversions, stat.csat_sum, stat.csat_n) == (1, 4.0, 1)
