@@ -134,7 +134,11 @@ def analyse(experiment: Experiment, *, until=None) -> dict:
     alpha = experiment.alpha
     floor = min_units()
     units = exposure_counts(experiment.pk, until)
-    srm_p = stats.srm_p_value([units.get(v.pk, 0) for v in variants], [v.weight for v in variants])
+    srm_p = (
+        stats.srm_p_value([units.get(v.pk, 0) for v in variants], [v.weight for v in variants])
+        if len(variants) >= 2
+        else 1.0
+    )
     metrics = [experiment.primary_metric, *experiment.guardrail_metrics]
     results: dict[str, dict] = {}
     everything = all_summaries(experiment.pk, until)

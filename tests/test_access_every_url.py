@@ -162,6 +162,14 @@ def _registry_and_chat_samples() -> None:
     DeploymentStage.objects.create(deployment=deployment, name="build", order=0)
     Canary.objects.create(release=release, baseline=release, started_by="system:test", started_at=timezone.now())
     MonitorEvent.objects.create(kind="guard_page", release=release, at=timezone.now(), summary="s", evidence={})
+    from experiments.models import Event, Experiment, Exposure, Variant
+
+    experiment = Experiment.objects.create(name="sample", hypothesis="h", created_by="system:test")
+    variant = Variant.objects.create(
+        experiment=experiment, key="control", name="c", release=release, weight=100, is_control=True
+    )
+    Exposure.objects.create(experiment=experiment, variant=variant, unit_id=uuid.uuid4(), at=timezone.now())
+    Event.objects.create(event_id="sample", session_id=uuid.uuid4(), kind="conversion", at=timezone.now())
     doc = KnowledgeDocument.objects.create(
         key="faq:x", source="faq", path="x", title="t", checksum="0", embedder_version="embedder:v1", updated_at=now
     )
