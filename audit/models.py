@@ -34,6 +34,7 @@ class AuditAction(models.TextChoices):
     CANARY = "registry.canary", "Canary started, stepped, promoted or rolled back"
     GUARD = "registry.guard", "Production guard decision"
     EXPERIMENT = "experiments.experiment", "Experiment created, started, paused, stopped or promoted"
+    ANNOTATION = "evaluation.annotation", "Human evaluation: batch, annotation, skip, adjudication or dataset send"
 
 
 class AuditEntry(models.Model):

@@ -12,7 +12,16 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
-from evaluation.models import DatasetVersion, EvalRun, GoldenDataset, GoldenEntry
+from evaluation.models import (
+    Annotation,
+    AnnotationBatch,
+    AnnotationItem,
+    DatasetVersion,
+    EvalRun,
+    GoldenDataset,
+    GoldenEntry,
+    TrainingCandidate,
+)
 from evaluation.services import ENTRY_FIELDS, DatasetError, dataset_version_create, entry_content
 from mangaconsole.lib.admin import ReadOnlyAdmin
 
@@ -170,3 +179,27 @@ class GoldenEntryAdmin(ReadOnlyAdmin):
 class EvalRunAdmin(ReadOnlyAdmin):
     list_display = ("id", "release", "baseline", "intent", "status", "done", "total", "triggered_by", "created_at")
     list_filter = ("status",)
+
+
+@admin.register(AnnotationBatch)
+class AnnotationBatchAdmin(ReadOnlyAdmin):
+    list_display = ("name", "source", "status", "requested", "overlap_share", "created_by", "created_at")
+    list_filter = ("source", "status")
+
+
+@admin.register(AnnotationItem)
+class AnnotationItemAdmin(ReadOnlyAdmin):
+    list_display = ("batch", "position", "intent", "needed", "bertscore", "thumbs", "adjudicated_by", "sent_to")
+    list_filter = ("intent", "needed")
+    raw_id_fields = ("trace",)
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(ReadOnlyAdmin):
+    list_display = ("item", "annotator", "factual", "helpful", "tone", "format", "purchase", "created_at")
+    list_filter = ("purchase",)
+
+
+@admin.register(TrainingCandidate)
+class TrainingCandidateAdmin(ReadOnlyAdmin):
+    list_display = ("trace_id", "intent", "created_by", "created_at")

@@ -156,3 +156,162 @@ class EvalResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run} · {self.entry.key}"
+
+
+# ------------------------------------------------------------------------------ human evaluation
+class AnnotationBatch(models.Model):
+    """A set of production responses for human scoring (seed 000 US-3.6): sampled weekly by a beat
+    task, stratified by intent, or picked by hand from a trace search."""
+
+    class Source(models.TextChoices):
+        WEEKLY = "weekly", "Weekly sample"
+        TRACES = "traces", "From a trace search"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    name = models.CharField(max_length=120)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    period_start = models.DateTimeField(help_text="Traces from this time (inclusive).")
+    period_end = models.DateTimeField(help_text="Traces before this time.")
+    requested = models.PositiveIntegerField(help_text="How many responses were asked for.")
+    overlap_share = models.FloatField(help_text="Share of items scored by two annotators, for agreement.")
+    strata = models.JSONField(default=dict, blank=True, help_text="{intent: items sampled}")
+    filters = models.JSONField(default=dict, blank=True, help_text="The trace search a hand-made batch came from.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    metrics_done = models.PositiveIntegerField(default=0, help_text="Items whose automated metrics are computed.")
+    metrics_error = models.TextField(blank=True)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "annotation batches"
+        permissions = [("lead_annotationbatch", "Can adjudicate a batch and send its items to datasets")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AnnotationItem(models.Model):
+    """One production response in a batch, with the automated metrics it is calibrated against."""
+
+    batch = models.ForeignKey(AnnotationBatch, on_delete=models.CASCADE, related_name="items")
+    trace = models.ForeignKey("chat.Trace", on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField()
+    intent = models.CharField(max_length=40, blank=True, db_index=True)
+    release = models.PositiveIntegerField(null=True, blank=True)
+    needed = models.PositiveSmallIntegerField(default=1, help_text="2 for overlap items (agreement).")
+    bertscore = models.FloatField(null=True, blank=True, help_text="Answer against its retrieved sources.")
+    guardrail_verdict = models.CharField(max_length=12, blank=True)
+    thumbs = models.SmallIntegerField(null=True, blank=True, help_text="+1 up, -1 down, empty: no feedback.")
+    escalated = models.BooleanField(default=False)
+    adjudicated = models.JSONField(default=dict, blank=True, help_text="The quality lead's final scores.")
+    adjudicated_by = models.CharField(max_length=150, blank=True)
+    adjudicated_at = models.DateTimeField(null=True, blank=True)
+    sent_to = models.CharField(max_length=120, blank=True, help_text="golden:<key> or training")
+
+    class Meta:
+        ordering = ["batch_id", "position"]
+        constraints = [models.UniqueConstraint(fields=["batch", "trace"], name="unique_batch_trace")]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}#{self.position}"
+
+
+class AnnotationTask(models.Model):
+    """One annotation an item needs (overlap items have two). The queue hands out tasks: ``holder``
+    and ``lock_expires_at`` are the lock, taken with FOR UPDATE SKIP LOCKED."""
+
+    batch = models.ForeignKey(AnnotationBatch, on_delete=models.CASCADE, related_name="tasks")
+    item = models.ForeignKey(AnnotationItem, on_delete=models.CASCADE, related_name="tasks")
+    slot = models.PositiveSmallIntegerField(default=1)
+    holder = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lock_expires_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch_id", "item_id", "slot"]
+        permissions = [("annotate", "Can take and score items in the annotation queue")]
+        constraints = [models.UniqueConstraint(fields=["item", "slot"], name="unique_item_slot")]
+        indexes = [
+            models.Index(
+                fields=["batch", "item", "slot"], condition=models.Q(done_at__isnull=True), name="annotation_task_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} slot {self.slot}"
+
+
+class AnnotationReceipt(models.Model):
+    """That ``annotator`` was handed ``item``: the queue never hands it to them again, skipped or not."""
+
+    item = models.ForeignKey(AnnotationItem, on_delete=models.CASCADE, related_name="receipts")
+    annotator = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="receipts")
+    received_at = models.DateTimeField()
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["received_at"]
+        constraints = [models.UniqueConstraint(fields=["item", "annotator"], name="one_receipt_per_annotator")]
+
+    def __str__(self) -> str:
+        return f"{self.item} → {self.annotator_id}"
+
+
+class Annotation(models.Model):
+    """One annotator's scores for one item (1 to 5 on each scale, rubric in evaluation.annotation)."""
+
+    task = models.OneToOneField(AnnotationTask, on_delete=models.PROTECT, related_name="annotation")
+    item = models.ForeignKey(AnnotationItem, on_delete=models.PROTECT, related_name="annotations")
+    annotator = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    factual = models.PositiveSmallIntegerField()
+    helpful = models.PositiveSmallIntegerField()
+    tone = models.PositiveSmallIntegerField()
+    format = models.PositiveSmallIntegerField()
+    purchase = models.BooleanField()
+    comment = models.TextField(blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    seconds = models.FloatField(default=0, help_text="From hand-out to submit.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["item_id", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="one_annotation_per_annotator"),
+            *[
+                models.CheckConstraint(
+                    condition=models.Q(**{f"{d}__gte": 1, f"{d}__lte": 5}), name=f"annotation_{d}_1_to_5"
+                )
+                for d in ("factual", "helpful", "tone", "format")
+            ],
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} by {self.annotator_id}"
+
+
+class TrainingCandidate(models.Model):
+    """A high-scored, thumbs-up, resolved production conversation, PII redacted (seed 000 US-8.4)."""
+
+    item = models.OneToOneField(AnnotationItem, on_delete=models.PROTECT, related_name="training_candidate")
+    trace_id = models.UUIDField()
+    intent = models.CharField(max_length=40, blank=True)
+    conversation = models.JSONField(default=list, help_text="[{role, text}] with PII replaced by <TYPE>.")
+    answer = models.TextField()
+    scores = models.JSONField(default=dict)
+    pii_found = models.JSONField(default=list, blank=True, help_text="Entity types that were redacted.")
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"training candidate {self.trace_id}"

@@ -20,6 +20,7 @@ from audit.services import audit_record
 class Role:
     PRODUCT_MANAGER = "product_manager"
     ANNOTATOR = "annotator"
+    QUALITY_LEAD = "quality_lead"
     COMPLIANCE_OFFICER = "compliance_officer"
     ONCALL_ENGINEER = "oncall_engineer"
     PROMPT_ENGINEER = "prompt_engineer"
@@ -29,6 +30,7 @@ class Role:
     ALL = (
         PRODUCT_MANAGER,
         ANNOTATOR,
+        QUALITY_LEAD,
         COMPLIANCE_OFFICER,
         ONCALL_ENGINEER,
         PROMPT_ENGINEER,
@@ -39,6 +41,7 @@ class Role:
     LABELS = {
         PRODUCT_MANAGER: "Product manager",
         ANNOTATOR: "Annotator",
+        QUALITY_LEAD: "Quality lead",
         COMPLIANCE_OFFICER: "Compliance officer",
         ONCALL_ENGINEER: "On-call engineer",
         PROMPT_ENGINEER: "Prompt engineer",
@@ -94,10 +97,27 @@ _EXPERIMENTS = [
     "experiments.promote_experiment",
 ]
 
+_HUMAN_EVAL_READ = [
+    "evaluation.view_annotationbatch",
+    "evaluation.view_annotationitem",
+    "evaluation.view_annotation",
+    "evaluation.view_trainingcandidate",
+]
+
 # What each role's job needs, and no more. The admin role gets every permission (see roles_sync).
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.PRODUCT_MANAGER: [*_CATALOG_READ, *_TRACES_READ, *_EXPERIMENTS, "registry.view_release"],
-    Role.ANNOTATOR: [*_CATALOG_READ],
+    Role.ANNOTATOR: [*_CATALOG_READ, "evaluation.annotate"],
+    Role.QUALITY_LEAD: [
+        "audit.view_auditentry",
+        *_CATALOG_READ,
+        *_TRACES_READ,
+        *_EVAL_READ,
+        *_HUMAN_EVAL_READ,
+        "evaluation.add_annotationbatch",
+        "evaluation.lead_annotationbatch",
+        "evaluation.add_datasetversion",
+    ],
     Role.COMPLIANCE_OFFICER: [
         "audit.view_auditentry",
         "audit.export_auditentry",
@@ -151,6 +171,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "evaluation.change_thresholds",
         "registry.rollback_release",
         "evaluation.add_datasetversion",
+        *_HUMAN_EVAL_READ,
         *_DEPLOY,
     ],
     Role.ADMIN: [],
@@ -261,6 +282,12 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
     ],
     Role.ANNOTATOR: [
         Flow(
+            "Annotation queue",
+            "evaluation:annotate",
+            "Score the next production answer: keyboard shortcuts for every score.",
+            "evaluation.annotate",
+        ),
+        Flow(
             "Catalog", "admin:chat_product_changelist", "Catalog facts to check answers against.", "chat.view_product"
         ),
         Flow(
@@ -269,6 +296,25 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
             "The policy text answers must agree with.",
             "chat.view_article",
         ),
+    ],
+    Role.QUALITY_LEAD: [
+        Flow(
+            "Human evaluation batches",
+            "evaluation:batches",
+            "Weekly samples, progress, Cohen's kappa per dimension, disagreements to adjudicate.",
+            "evaluation.view_annotationbatch",
+        ),
+        Flow(
+            "Trends and calibration",
+            "evaluation:annotation_trends",
+            "Human scores by week, intent and release; Spearman against BERTScore, guardrails and thumbs.",
+            "evaluation.view_annotationbatch",
+        ),
+        Flow("Traces", "chat:traces", "Search production answers; make a batch from a search.", "chat.view_trace"),
+        Flow(
+            "Evaluation", "evaluation:index", "Golden-dataset runs and the dataset versions.", "evaluation.view_evalrun"
+        ),
+        Flow("Audit log", "admin:audit_auditentry_changelist", "Change history.", "audit.view_auditentry"),
     ],
     Role.PROMPT_ENGINEER: [
         Flow(
@@ -320,6 +366,12 @@ ROLE_FLOWS: dict[str, list[Flow]] = {
             "registry.view_deployment",
         ),
         Flow("Canary", "registry:canary", "Stepped canary with live per-arm metrics.", "registry.view_canary"),
+        Flow(
+            "Human evaluation",
+            "evaluation:annotation_trends",
+            "Human scores against automated metrics; the flywheel's new examples.",
+            "evaluation.view_annotationbatch",
+        ),
         Flow("Traces", "chat:traces", "Spans, latency, tokens and cost per turn.", "chat.view_trace"),
         Flow(
             "Guardrails",

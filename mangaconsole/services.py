@@ -18,6 +18,8 @@ def heartbeat_record(*, worker: str) -> WorkerHeartbeat:
 DEMO_USERS = {
     "pm": Role.PRODUCT_MANAGER,
     "annotator": Role.ANNOTATOR,
+    "annotator2": Role.ANNOTATOR,
+    "quality": Role.QUALITY_LEAD,
     "compliance": Role.COMPLIANCE_OFFICER,
     "oncall": Role.ONCALL_ENGINEER,
     "prompt": Role.PROMPT_ENGINEER,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 import plotly
+from celery.schedules import crontab
 
 from mangaconsole.env import env
 
@@ -190,6 +191,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 25},
     },
     # Every 30 s: running experiments are analysed; significance or guardrail harm stops them (US-2.3, US-8.5).
+    # Mondays 02:00 UTC: last week's human-evaluation batch, 200 answers stratified by intent (US-3.6).
+    "annotation-weekly-sample": {
+        "task": "evaluation.tasks.annotation_weekly_task",
+        "schedule": crontab(minute=0, hour=2, day_of_week=1),
+        "options": {"expires": 3600},
+    },
     "experiments-check": {
         "task": "experiments.tasks.experiments_check_task",
         "schedule": timedelta(seconds=30),
@@ -221,6 +228,12 @@ CANARY_ALPHA = env("CANARY_ALPHA", 0.05, cast=float)
 # An experiment decides nothing before each arm has this many sessions (keeps the relative-lift
 # confidence sequence within alpha under continuous peeking; see tests/experiments/test_stats.py).
 EXPERIMENT_MIN_UNITS_PER_ARM = env("EXPERIMENT_MIN_UNITS_PER_ARM", 500, cast=int)
+# Weekly human evaluation (seed 000 US-3.6): responses per batch, the share scored twice for
+# agreement, and how long an annotator's hold on an item lasts without activity.
+ANNOTATION_SAMPLE_SIZE = env("ANNOTATION_SAMPLE_SIZE", 200, cast=int)
+ANNOTATION_OVERLAP_SHARE = env("ANNOTATION_OVERLAP_SHARE", 0.2, cast=float)
+ANNOTATION_LOCK_MINUTES = env("ANNOTATION_LOCK_MINUTES", 15, cast=int)
+ANNOTATION_METRICS_INLINE = env("ANNOTATION_METRICS_INLINE", False, cast=bool)
 GUARD_WINDOW_MINUTES = env("GUARD_WINDOW_MINUTES", 60, cast=int)
 HEALTH_HEARTBEAT_MAX_AGE_S = env("HEALTH_HEARTBEAT_MAX_AGE_S", 120, cast=int)
 

@@ -203,6 +203,27 @@ def _registry_and_chat_samples() -> None:
     row = {"key": "faq-1", "category": "faq", "query": "q", "reference": "r"}
     version = dataset_version_create(dataset=dataset_default(), rows=[row], actor="system:test")
     EvalRun.objects.create(dataset_version=version, release=release, triggered_by="t")
+    from evaluation.models import Annotation, AnnotationBatch, AnnotationItem, AnnotationTask, TrainingCandidate
+
+    batch = AnnotationBatch.objects.create(
+        name="sample", source="weekly", period_start=now, period_end=now, requested=1, overlap_share=0, created_by="t"
+    )
+    item = AnnotationItem.objects.create(batch=batch, trace=trace, position=1, intent="faq")
+    task = AnnotationTask.objects.create(batch=batch, item=item, done_at=now)
+    from django.contrib.auth import get_user_model
+
+    Annotation.objects.create(
+        task=task,
+        item=item,
+        annotator=get_user_model().objects.first(),
+        factual=3,
+        helpful=3,
+        tone=3,
+        format=3,
+        purchase=False,
+        created_at=now,
+    )
+    TrainingCandidate.objects.create(item=item, trace_id=trace.trace_id, answer="a", created_by="t")
 
 
 def _object_path(name: str, path: str) -> str:

@@ -1,0 +1,947 @@
+"""Weekly human evaluation (seed 000 US-3.6, flywheel of US-8.4): sampling, the annotation queue,
+agreement, adjudication, trends, calibration and sending items on to datasets.
+
+The queue is the pattern of a job queue on PostgreSQL: a task row is claimed with
+``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL docs, "The Locking Clause": SKIP LOCKED "can be
+used to avoid lock contention with multiple consumers accessing a queue-like table"), and the claim
+is written to the same row, so a concurrent claimer that reaches the row after the commit re-checks
+``holder``/``lock_expires_at`` on the new row version and moves on. Label Studio hands out tasks
+the same way (a per-task lock with an expiry, ``get_next_task``); its agreement metrics are in the
+paid edition, ours is ``evaluation.agreement``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta
+from statistics import mean, median
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from audit.models import AuditAction
+from audit.services import audit_record
+from chat.models import Feedback, KnowledgeChunk, Product, Trace
+from evaluation import agreement
+from evaluation.models import (
+    Annotation,
+    AnnotationBatch,
+    AnnotationItem,
+    AnnotationReceipt,
+    AnnotationTask,
+    GoldenDataset,
+    TrainingCandidate,
+)
+
+DIMENSIONS: dict[str, dict] = {
+    "factual": {
+        "label": "Factual correctness",
+        "rubric": {
+            1: "Wrong facts: a price, volume, date or policy that the sources contradict.",
+            2: "A material error or an invented fact beside some correct ones.",
+            3: "Mostly right; a minor slip or an unsupported detail.",
+            4: "Correct; nothing contradicts the sources.",
+            5: "Correct, complete and exactly what the catalog and policies say.",
+        },
+    },
+    "helpful": {
+        "label": "Helpfulness",
+        "rubric": {
+            1: "Does not address the question.",
+            2: "Touches the question but leaves the shopper stuck.",
+            3: "Answers, but the shopper must ask again for the useful part.",
+            4: "Answers the question; the next step is clear.",
+            5: "Answers and anticipates the next need (a volume, a link, a policy).",
+        },
+    },
+    "tone": {
+        "label": "Tone",
+        "rubric": {
+            1: "Rude, dismissive or culturally inappropriate.",
+            2: "Cold, preachy or over-familiar.",
+            3: "Neutral; acceptable.",
+            4: "Friendly and respectful.",
+            5: "Warm, on-brand, fits a manga fan.",
+        },
+    },
+    "format": {
+        "label": "Format",
+        "rubric": {
+            1: "Broken: raw markup, a wall of text, cut off.",
+            2: "Hard to scan; lists or prices buried.",
+            3: "Readable with effort.",
+            4: "Clean and scannable.",
+            5: "Ideal length and structure for a chat bubble.",
+        },
+    },
+}
+SCALES = tuple(DIMENSIONS)
+FLAGS = {"unsafe": "Unsafe", "pii": "Contains PII", "wrong_intent": "Wrong intent"}
+DISAGREEMENT_GAP = 2  # a 1-5 scale two or more points apart, or opposite purchase answers
+LOW_SCORE = 2.0  # an item whose final score on any scale is at most this goes to the golden dataset
+HIGH_SCORE = 4.0  # every scale at least this (and thumbs up, resolved) makes a training candidate
+
+
+class AnnotationError(ValueError):
+    """A request the queue or a batch cannot accept; ``errors`` maps a field to its problem."""
+
+    def __init__(self, message: str, errors: dict | None = None):
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+def _label(actor) -> str:
+    return actor if isinstance(actor, str) else actor.get_username()
+
+
+def lock_minutes() -> int:
+    return int(getattr(settings, "ANNOTATION_LOCK_MINUTES", 15))
+
+
+# ------------------------------------------------------------------------------------- sampling
+def stratified_allocation(available: dict[str, int], size: int) -> dict[str, int]:
+    """How many items to draw per stratum: proportional to its share of ``available`` (Hamilton's
+    largest-remainder rounding), and at least one per stratum while the size allows (taken from the
+    largest allocation). A proportional quota never exceeds what a stratum has, since size <= total."""
+    strata = {k: v for k, v in available.items() if v > 0}
+    total = sum(strata.values())
+    size = min(size, total)
+    if size <= 0:
+        return {}
+    quotas = {k: size * n / total for k, n in strata.items()}
+    alloc = {k: int(q) for k, q in quotas.items()}
+    left = size - sum(alloc.values())
+    for k in sorted(strata, key=lambda k: (-(quotas[k] - alloc[k]), k))[:left]:
+        alloc[k] += 1
+    if size >= len(strata):
+        for k in [k for k, n in alloc.items() if n == 0]:
+            donor = max(alloc, key=lambda j: (alloc[j], j))
+            alloc[donor] -= 1
+            alloc[k] = 1
+    return {k: n for k, n in alloc.items() if n}
+
+
+def _candidates(base):
+    """Answered, error-free, not blocked, and not in any batch yet."""
+    in_batch = AnnotationItem.objects.filter(trace_id=OuterRef("pk"))
+    return (
+        base.exclude(answer="")
+        .filter(error="")
+        .exclude(guardrail_verdict="blocked")
+        .annotate(_in_batch=Exists(in_batch))
+        .filter(_in_batch=False)
+    )
+
+
+@transaction.atomic
+def batch_create(
+    *,
+    actor,
+    start: datetime,
+    end: datetime,
+    size: int | None = None,
+    overlap_share: float | None = None,
+    source: str = AnnotationBatch.Source.WEEKLY,
+    base=None,
+    filters: dict | None = None,
+    name: str = "",
+    seed: int | None = None,
+) -> AnnotationBatch:
+    """Sample ``size`` responses from traces in [start, end) (or from ``base``, a trace search),
+    stratified by intent, and make a batch: ``overlap_share`` of the items need two annotators."""
+    size = size if size is not None else settings.ANNOTATION_SAMPLE_SIZE
+    overlap_share = overlap_share if overlap_share is not None else settings.ANNOTATION_OVERLAP_SHARE
+    if size < 1:
+        raise AnnotationError("The batch size must be at least 1.", {"size": "at least 1"})
+    if not 0 <= overlap_share <= 1:
+        raise AnnotationError("The overlap share must be between 0 and 1.", {"overlap_share": "0 to 1"})
+    if end <= start:
+        raise AnnotationError("The period must end after it starts.", {"end": "after the start"})
+    base = base if base is not None else Trace.objects.all()
+    pool = _candidates(base.filter(started_at__gte=start, started_at__lt=end))
+    by_intent: dict[str, list[int]] = defaultdict(list)
+    for pk, intent in pool.order_by("pk").values_list("pk", "intent"):
+        by_intent[intent or ""].append(pk)
+    if not by_intent:
+        raise AnnotationError(
+            f"No unannotated answers between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M}; nothing was created."
+        )
+    rng = random.Random(seed if seed is not None else int(start.timestamp()))
+    allocation = stratified_allocation({k: len(v) for k, v in by_intent.items()}, size)
+    chosen = [pk for intent in sorted(allocation) for pk in rng.sample(by_intent[intent], allocation[intent])]
+    rng.shuffle(chosen)  # annotators see the intents mixed, not in blocks
+    overlap = set(rng.sample(range(len(chosen)), round(overlap_share * len(chosen))))
+    batch = AnnotationBatch.objects.create(
+        name=name or f"{'Week of ' if source == AnnotationBatch.Source.WEEKLY else 'Traces '}{start:%Y-%m-%d}",
+        source=source,
+        period_start=start,
+        period_end=end,
+        requested=size,
+        overlap_share=overlap_share,
+        strata=allocation,
+        filters=filters or {},
+        created_by=_label(actor),
+    )
+    traces = Trace.objects.in_bulk(chosen)
+    thumbs = dict(
+        Feedback.objects.filter(trace_id__in=[t.trace_id for t in traces.values()]).values_list("trace_id", "value")
+    )
+    items = AnnotationItem.objects.bulk_create(
+        AnnotationItem(
+            batch=batch,
+            trace_id=pk,
+            position=i + 1,
+            intent=traces[pk].intent,
+            release=traces[pk].release,
+            needed=2 if i in overlap else 1,
+            guardrail_verdict=traces[pk].guardrail_verdict,
+            thumbs={"up": 1, "down": -1}.get(thumbs.get(traces[pk].trace_id)),
+            escalated=traces[pk].intent == "escalation",
+        )
+        for i, pk in enumerate(chosen)
+    )
+    AnnotationTask.objects.bulk_create(
+        AnnotationTask(batch=batch, item=item, slot=slot) for item in items for slot in range(1, item.needed + 1)
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.ANNOTATION,
+        target_type="evaluation.annotationbatch",
+        target_id=batch.pk,
+        after={
+            "name": batch.name,
+            "items": len(items),
+            "overlap_items": len(overlap),
+            "strata": allocation,
+            "period": [start.isoformat(), end.isoformat()],
+        },
+        evidence={"source": source, "filters": filters or {}, "candidates": sum(len(v) for v in by_intent.values())},
+        reason=f"Human evaluation batch: {batch.name}",
+    )
+    transaction.on_commit(lambda: _metrics_dispatch(batch.pk))
+    return batch
+
+
+def _metrics_dispatch(batch_id: int) -> None:
+    if getattr(settings, "ANNOTATION_METRICS_INLINE", False):
+        batch_metrics_compute(batch_id)
+        return
+    from evaluation.tasks import annotation_metrics_task
+
+    annotation_metrics_task.delay(batch_id)
+
+
+def week_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The last full ISO week (Monday 00:00 to Monday 00:00, UTC) before ``now``."""
+    now = now or timezone.now()
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    return monday - timedelta(days=7), monday
+
+
+def weekly_sample(now: datetime | None = None) -> AnnotationBatch | None:
+    """The beat task's body: one weekly batch per week; a second run in the same week does nothing."""
+    start, end = week_bounds(now)
+    if AnnotationBatch.objects.filter(source=AnnotationBatch.Source.WEEKLY, period_start=start).exists():
+        return None
+    try:
+        return batch_create(actor="system:weekly_sample", start=start, end=end)
+    except AnnotationError:
+        return None
+
+
+def sources_text(trace: Trace) -> str:
+    ids = [c.get("chunk_id") for c in trace.citations or [] if isinstance(c, dict) and c.get("chunk_id")]
+    chunks = KnowledgeChunk.objects.in_bulk(ids)
+    return "\n".join(chunks[i].text for i in ids if i in chunks)
+
+
+def batch_metrics_compute(batch_id: int, *, chunk: int = 32) -> AnnotationBatch:
+    """BERTScore of each answer against the text of the sources it was grounded in (the automated
+    metric a golden reference stands in for offline); progress is saved every ``chunk`` items."""
+    from evaluation import bertscore
+
+    batch = AnnotationBatch.objects.get(pk=batch_id)
+    items = list(batch.items.select_related("trace").filter(bertscore__isnull=True))
+    done = batch.items.count() - len(items)
+    try:
+        for i in range(0, len(items), chunk):
+            part = items[i : i + chunk]
+            pairs = [(it, it.trace.answer, sources_text(it.trace)) for it in part]
+            scorable = [(it, a, s) for it, a, s in pairs if a and s]
+            scores = bertscore.score([a for _, a, _ in scorable], [s for _, _, s in scorable]) if scorable else []
+            for (it, _, _), value in zip(scorable, scores, strict=True):
+                AnnotationItem.objects.filter(pk=it.pk).update(bertscore=value)
+            done += len(part)
+            AnnotationBatch.objects.filter(pk=batch_id).update(metrics_done=done)
+    except Exception as exc:  # noqa: BLE001 - kept on the batch page, the batch stays usable
+        AnnotationBatch.objects.filter(pk=batch_id).update(metrics_error=f"{type(exc).__name__}: {exc}")
+        raise
+    batch.refresh_from_db()
+    return batch
+
+
+# ---------------------------------------------------------------------------------------- queue
+def _held(user) -> AnnotationTask | None:
+    return (
+        AnnotationTask.objects.filter(
+            holder=user, done_at__isnull=True, lock_expires_at__gt=timezone.now(), batch__status="open"
+        )
+        .order_by("claimed_at")
+        .first()
+    )
+
+
+def task_next(user, *, attempts: int = 5, skip_locked: bool = True) -> AnnotationTask | None:
+    """The task ``user`` should score now: the one they already hold, else a fresh claim on the
+    first open task of an item they have never been handed (FOR UPDATE SKIP LOCKED, so concurrent
+    annotators each get a different row without waiting). None when the queue has nothing for them.
+    ``skip_locked=False`` is the naive queue (every claimer waits on the same first row), kept for
+    ``bench_annotation``'s baseline."""
+    for _ in range(attempts):
+        try:
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    return _claim_postgresql(user, skip_locked=skip_locked)
+                return _held(user) or _claim_orm(user)
+        except IntegrityError:
+            continue
+    return None
+
+
+# One statement, one round trip: the task this annotator already holds, else a claim on the first
+# open task of an item they have never been handed (SKIP LOCKED), with its receipt. The unique
+# (item, annotator) receipt stops one person's two concurrent requests from taking both slots of an
+# overlap item (the statement fails, and task_next tries again).
+_CLAIM_SQL = """
+WITH held AS (
+    SELECT t.id, t.item_id, t.batch_id, t.slot FROM {task} t
+    JOIN {batch} b ON b.id = t.batch_id AND b.status = 'open'
+    WHERE t.holder_id = %(user)s AND t.done_at IS NULL AND t.lock_expires_at > %(now)s
+    ORDER BY t.claimed_at LIMIT 1
+), picked AS (
+    SELECT t.id FROM {task} t
+    WHERE NOT EXISTS (SELECT 1 FROM held)
+      AND t.done_at IS NULL
+      AND t.batch_id IN (SELECT b.id FROM {batch} b WHERE b.status = 'open')
+      AND (t.holder_id IS NULL OR t.lock_expires_at < %(now)s)
+      AND NOT EXISTS (SELECT 1 FROM {receipt} r WHERE r.item_id = t.item_id AND r.annotator_id = %(user)s)
+    ORDER BY t.batch_id, t.item_id, t.slot
+    LIMIT 1
+    FOR UPDATE {skip}
+), claimed AS (
+    UPDATE {task} t SET holder_id = %(user)s, claimed_at = %(now)s, lock_expires_at = %(until)s
+    FROM picked WHERE t.id = picked.id
+    RETURNING t.id, t.item_id, t.batch_id, t.slot
+), receipt AS (
+    INSERT INTO {receipt} (item_id, annotator_id, task_id, received_at, skip_reason)
+    SELECT claimed.item_id, %(user)s, claimed.id, %(now)s, '' FROM claimed
+    RETURNING task_id
+)
+SELECT id, item_id, batch_id, slot FROM held
+UNION ALL
+SELECT c.id, c.item_id, c.batch_id, c.slot FROM claimed c JOIN receipt r ON r.task_id = c.id
+"""
+
+
+def _claim_postgresql(user, *, skip_locked: bool) -> AnnotationTask | None:
+    now = timezone.now()
+    until = now + timedelta(minutes=lock_minutes())
+    sql = _CLAIM_SQL.format(
+        task=AnnotationTask._meta.db_table,
+        batch=AnnotationBatch._meta.db_table,
+        receipt=AnnotationReceipt._meta.db_table,
+        skip="SKIP LOCKED" if skip_locked else "",
+    )
+    with connection.cursor() as cursor:
+        # A claim is a soft lock: losing the last few claims in a server crash costs an annotator
+        # one reload, so its commit need not wait for the WAL flush (PostgreSQL docs, "Asynchronous
+        # Commit": synchronous_commit can be turned off per transaction for less important work).
+        # Ten simultaneous fsyncs were most of the next-item latency on this machine.
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(sql, {"now": now, "until": until, "user": user.pk})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    task_id, item_id, batch_id, slot = row
+    return AnnotationTask(
+        pk=task_id, item_id=item_id, batch_id=batch_id, slot=slot, holder=user, claimed_at=now, lock_expires_at=until
+    )
+
+
+def _claim_orm(user) -> AnnotationTask | None:
+    """The same claim through the ORM, for SQLite (which has no row locks and serialises writers)."""
+    now = timezone.now()
+    open_batches = AnnotationBatch.objects.filter(status=AnnotationBatch.Status.OPEN).values("pk")
+    task = (
+        AnnotationTask.objects.filter(batch_id__in=Subquery(open_batches), done_at__isnull=True)
+        .filter(Q(holder__isnull=True) | Q(lock_expires_at__lt=now))
+        .exclude(Exists(AnnotationReceipt.objects.filter(item_id=OuterRef("item_id"), annotator=user)))
+        .order_by("batch_id", "item_id", "slot")
+        .first()
+    )
+    if task is None:
+        return None
+    task.holder = user
+    task.claimed_at = now
+    task.lock_expires_at = now + timedelta(minutes=lock_minutes())
+    task.save(update_fields=["holder", "claimed_at", "lock_expires_at"])
+    AnnotationReceipt.objects.create(item_id=task.item_id, annotator=user, task=task, received_at=now)
+    return task
+
+
+def _owned(user, task_id: int) -> AnnotationTask:
+    task = AnnotationTask.objects.select_for_update().filter(pk=task_id).first()
+    if task is None:
+        raise AnnotationError(f"There is no annotation task {task_id}.")
+    if task.done_at is not None:
+        raise AnnotationError("This item is already scored; here is your next one.")
+    if task.holder_id != user.pk:
+        raise AnnotationError(
+            f"Your hold on this item ran out after {lock_minutes()} idle minutes and it went to another "
+            "annotator; here is your next one."
+        )
+    return task
+
+
+def scores_clean(data) -> dict:
+    """Validate a submission (a form's POST or a dict); raise AnnotationError naming every problem."""
+    errors, clean = {}, {}
+    for dim, spec in DIMENSIONS.items():
+        raw = str(data.get(dim, "")).strip()
+        if raw not in {"1", "2", "3", "4", "5"}:
+            errors[dim] = f"{spec['label']}: choose 1 to 5" + (f" (got {raw!r})" if raw else "")
+        else:
+            clean[dim] = int(raw)
+    purchase = str(data.get("purchase", "")).strip().lower()
+    if purchase not in {"yes", "no"}:
+        errors["purchase"] = "Would it lead to a purchase: choose yes or no"
+    else:
+        clean["purchase"] = purchase == "yes"
+    flags = data.getlist("flags") if hasattr(data, "getlist") else list(data.get("flags", []))
+    unknown = sorted(set(flags) - set(FLAGS))
+    if unknown:
+        errors["flags"] = f"Unknown flags: {', '.join(unknown)}"
+    clean["flags"] = sorted(set(flags) & set(FLAGS))
+    comment = str(data.get("comment", "")).strip()
+    if len(comment) > 4000:
+        errors["comment"] = "The comment is longer than 4,000 characters"
+    clean["comment"] = comment
+    if errors:
+        raise AnnotationError("The scores are incomplete: " + "; ".join(errors.values()), errors)
+    return clean
+
+
+@transaction.atomic
+def task_submit(user, task_id: int, data) -> Annotation:
+    scores = scores_clean(data)
+    task = _owned(user, task_id)
+    now = timezone.now()
+    receipt = AnnotationReceipt.objects.get(item_id=task.item_id, annotator=user)
+    annotation = Annotation.objects.create(
+        task=task,
+        item_id=task.item_id,
+        annotator=user,
+        seconds=(now - receipt.received_at).total_seconds(),
+        created_at=now,
+        **scores,
+    )
+    task.done_at = now
+    task.save(update_fields=["done_at"])
+    audit_record(
+        actor=user,
+        action=AuditAction.ANNOTATION,
+        target_type="evaluation.annotation",
+        target_id=annotation.pk,
+        after={"item": task.item_id, "batch": task.batch_id, **scores},
+        reason="Annotation submitted",
+    )
+    return annotation
+
+
+@transaction.atomic
+def task_skip(user, task_id: int, reason: str) -> AnnotationTask:
+    reason = (reason or "").strip()
+    if not reason:
+        raise AnnotationError("Say why you skip this item (for example: not English, needs a specialist).")
+    task = _owned(user, task_id)
+    AnnotationReceipt.objects.filter(item_id=task.item_id, annotator=user).update(
+        skipped_at=timezone.now(), skip_reason=reason[:300]
+    )
+    task.holder, task.claimed_at, task.lock_expires_at = None, None, None
+    task.save(update_fields=["holder", "claimed_at", "lock_expires_at"])
+    audit_record(
+        actor=user,
+        action=AuditAction.ANNOTATION,
+        target_type="evaluation.annotationtask",
+        target_id=task.pk,
+        after={"item": task.item_id, "skipped": True},
+        reason=f"Skipped: {reason[:200]}",
+    )
+    return task
+
+
+def task_renew(user, task_id: int) -> datetime | None:
+    """Extend a hold the annotator is still working on; None when it is no longer theirs."""
+    until = timezone.now() + timedelta(minutes=lock_minutes())
+    updated = AnnotationTask.objects.filter(pk=task_id, holder=user, done_at__isnull=True).update(lock_expires_at=until)
+    return until if updated else None
+
+
+def queue_progress(user) -> list[dict]:
+    """Per open batch: annotations done of needed, and this annotator's own counts."""
+    rows = []
+    batches = AnnotationBatch.objects.filter(status=AnnotationBatch.Status.OPEN).annotate(
+        total=Count("tasks", distinct=True), done=Count("tasks", filter=Q(tasks__done_at__isnull=False), distinct=True)
+    )
+    for batch in batches.order_by("created_at"):
+        mine = Annotation.objects.filter(item__batch=batch, annotator=user).count()
+        skipped = AnnotationReceipt.objects.filter(item__batch=batch, annotator=user, skipped_at__isnull=False).count()
+        rows.append({"batch": batch, "total": batch.total, "done": batch.done, "mine": mine, "skipped": skipped})
+    return rows
+
+
+def item_context(item: AnnotationItem) -> dict:
+    """What an annotator sees: the conversation so far, the answer, its sources and catalog facts.
+    Blind: no release, no experiment arm, no one else's scores."""
+    trace = item.trace
+    earlier = list(
+        Trace.objects.filter(session_id=trace.session_id, started_at__lt=trace.started_at)
+        .order_by("started_at")
+        .values("user_text", "answer")[:10]
+    )
+    citations = [c for c in trace.citations or [] if isinstance(c, dict)]
+    chunks = KnowledgeChunk.objects.in_bulk([c.get("chunk_id") for c in citations if c.get("chunk_id")])
+    sources = [
+        {
+            "title": c.get("title", ""),
+            "source": c.get("source", ""),
+            "text": getattr(chunks.get(c.get("chunk_id")), "text", ""),
+        }
+        for c in citations
+    ]
+    asins = [c["key"].split(":", 1)[1] for c in citations if str(c.get("key", "")).startswith("catalog:")]
+    products = list(Product.objects.filter(asin__in=asins))
+    return {
+        "earlier": earlier,
+        "question": trace.user_text,
+        "answer": trace.answer,
+        "sources": sources,
+        "products": products,
+    }
+
+
+# ------------------------------------------------------------------------------------ agreement
+def _pairs(batch: AnnotationBatch) -> dict[tuple, list[tuple[Annotation, Annotation]]]:
+    by_item: dict[int, list[Annotation]] = defaultdict(list)
+    for a in Annotation.objects.filter(item__batch=batch, item__needed__gte=2).select_related("annotator"):
+        by_item[a.item_id].append(a)
+    pairs: dict[tuple, list] = defaultdict(list)
+    for anns in by_item.values():
+        if len(anns) < 2:
+            continue
+        first, second = sorted(anns[:2], key=lambda a: a.annotator.username)
+        pairs[(first.annotator.username, second.annotator.username)].append((first, second))
+    return pairs
+
+
+def batch_agreement(batch: AnnotationBatch) -> dict:
+    """Cohen's kappa per dimension for every annotator pair on their shared items (linear weighted
+    for the 1-5 scales), and over all pairs pooled; dimensions under the 0.7 target are flagged."""
+    pairs = _pairs(batch)
+    dims = [*SCALES, "purchase"]
+    out_pairs, pooled = [], {d: ([], []) for d in dims}
+    for (a, b), items in sorted(pairs.items()):
+        row = {"a": a, "b": b, "n": len(items), "kappa": {}}
+        for d in dims:
+            first = [getattr(x, d) for x, _ in items]
+            second = [getattr(y, d) for _, y in items]
+            row["kappa"][d] = agreement.kappa(first, second, ordinal=d != "purchase")
+            pooled[d][0].extend(first)
+            pooled[d][1].extend(second)
+        out_pairs.append(row)
+    overall = {}
+    for d in dims:
+        value = agreement.kappa(*pooled[d], ordinal=d != "purchase")
+        overall[d] = {
+            "kappa": value,
+            "n": len(pooled[d][0]),
+            "below": value is not None and value < agreement.KAPPA_TARGET,
+        }
+    return {"pairs": out_pairs, "overall": overall, "target": agreement.KAPPA_TARGET, "dims": dims}
+
+
+def batch_annotators(batch: AnnotationBatch) -> list[dict]:
+    """Per annotator: items scored and skipped, median seconds per item, and mean scores, so a lead
+    can spot a lenient or a harsh scorer, or one who rushes."""
+    rows: dict[str, dict] = {}
+    for a in Annotation.objects.filter(item__batch=batch).select_related("annotator"):
+        row = rows.setdefault(a.annotator.username, {"annotator": a.annotator.username, "anns": [], "skipped": 0})
+        row["anns"].append(a)
+    skips = AnnotationReceipt.objects.filter(item__batch=batch, skipped_at__isnull=False).select_related("annotator")
+    for r in skips:
+        rows.setdefault(r.annotator.username, {"annotator": r.annotator.username, "anns": [], "skipped": 0})
+        rows[r.annotator.username]["skipped"] += 1
+    out = []
+    for name in sorted(rows):
+        row, anns = rows[name], rows[name].pop("anns")
+        row["scored"] = len(anns)
+        row["median_seconds"] = median(a.seconds for a in anns) if anns else None
+        row["means"] = {d: mean(getattr(a, d) for a in anns) if anns else None for d in SCALES}
+        row["purchase_rate"] = mean(a.purchase for a in anns) if anns else None
+        out.append(row)
+    return out
+
+
+def agreement_by_batch(limit: int = 26) -> list[dict]:
+    """The all-pairs kappa per dimension of each of the last ``limit`` batches, oldest first."""
+    batches = list(AnnotationBatch.objects.order_by("-period_start", "-pk")[:limit])
+    rows = []
+    for batch in reversed(batches):
+        result = batch_agreement(batch)
+        if result["pairs"]:
+            rows.append({"batch": batch, "overall": result["overall"]})
+    return rows
+
+
+def batch_disagreements(batch: AnnotationBatch) -> list[dict]:
+    """Overlap items whose annotators are ``DISAGREEMENT_GAP`` or more apart on a scale, or answered
+    the purchase question differently: the quality lead's adjudication list."""
+    rows = []
+    for items in _pairs(batch).values():
+        for first, second in items:
+            gaps = {d: abs(getattr(first, d) - getattr(second, d)) for d in SCALES}
+            wide = [d for d, g in gaps.items() if g >= DISAGREEMENT_GAP]
+            if first.purchase != second.purchase:
+                wide.append("purchase")
+            if wide:
+                # the adjudication form starts from the pair's mean, rounded half up
+                suggested = {d: int((getattr(first, d) + getattr(second, d)) / 2 + 0.5) for d in SCALES}
+                rows.append(
+                    {"item": first.item, "first": first, "second": second, "dims": wide, "suggested": suggested}
+                )
+    rows.sort(key=lambda r: r["item"].position)
+    return rows
+
+
+@transaction.atomic
+def item_adjudicate(*, item: AnnotationItem, data, actor) -> AnnotationItem:
+    scores = scores_clean(data)
+    item = AnnotationItem.objects.select_for_update().get(pk=item.pk)
+    before = item.adjudicated or None
+    item.adjudicated = scores
+    item.adjudicated_by = _label(actor)
+    item.adjudicated_at = timezone.now()
+    item.save(update_fields=["adjudicated", "adjudicated_by", "adjudicated_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.ANNOTATION,
+        target_type="evaluation.annotationitem",
+        target_id=item.pk,
+        before=before,
+        after=scores,
+        reason=f"Adjudicated item {item.position} of batch {item.batch_id}",
+    )
+    return item
+
+
+def final_scores(item: AnnotationItem, annotations: list[Annotation]) -> dict | None:
+    """The adjudicated scores, else the mean of the annotators' (purchase: the majority, ties yes)."""
+    if item.adjudicated:
+        return dict(item.adjudicated)
+    if not annotations:
+        return None
+    out = {d: mean(getattr(a, d) for a in annotations) for d in SCALES}
+    out["purchase"] = sum(a.purchase for a in annotations) * 2 >= len(annotations)
+    out["flags"] = sorted({f for a in annotations for f in a.flags})
+    out["comment"] = " | ".join(a.comment for a in annotations if a.comment)
+    return out
+
+
+def batch_items_scored(batch: AnnotationBatch) -> list[dict]:
+    by_item: dict[int, list[Annotation]] = defaultdict(list)
+    for a in Annotation.objects.filter(item__batch=batch).select_related("annotator").order_by("created_at"):
+        by_item[a.item_id].append(a)
+    rows = []
+    for item in batch.items.select_related("trace").order_by("position"):
+        anns = by_item.get(item.pk, [])
+        rows.append({"item": item, "annotations": anns, "final": final_scores(item, anns)})
+    return rows
+
+
+def batch_strata(batch: AnnotationBatch) -> list[dict]:
+    """Per intent: items, and how many have every annotation they need."""
+    open_items = set(batch.tasks.filter(done_at__isnull=True).values_list("item_id", flat=True))
+    counts: dict[str, dict] = {}
+    for item_id, intent in batch.items.values_list("pk", "intent"):
+        row = counts.setdefault(intent, {"intent": intent, "scored": 0, "open": 0})
+        row["open" if item_id in open_items else "scored"] += 1
+    return sorted(counts.values(), key=lambda r: -(r["scored"] + r["open"]))
+
+
+def batch_finished(batch: AnnotationBatch) -> bool:
+    return batch.status == AnnotationBatch.Status.CLOSED or not batch.tasks.filter(done_at__isnull=True).exists()
+
+
+@transaction.atomic
+def batch_close(*, batch: AnnotationBatch, actor, reason: str = "") -> AnnotationBatch:
+    batch = AnnotationBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.status == AnnotationBatch.Status.CLOSED:
+        return batch
+    open_tasks = batch.tasks.filter(done_at__isnull=True).count()
+    batch.status = AnnotationBatch.Status.CLOSED
+    batch.closed_at = timezone.now()
+    batch.save(update_fields=["status", "closed_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.ANNOTATION,
+        target_type="evaluation.annotationbatch",
+        target_id=batch.pk,
+        before={"status": "open"},
+        after={"status": "closed", "unscored_tasks": open_tasks},
+        reason=reason or "Batch closed",
+    )
+    return batch
+
+
+# ------------------------------------------------------------------------------------- flywheel
+def flywheel_candidates(batch: AnnotationBatch) -> dict[str, list[dict]]:
+    """Low-scored or flagged items (golden dataset edge cases) and high-scored, thumbs-up, resolved
+    ones (training candidates), not yet sent anywhere."""
+    low, high = [], []
+    for row in batch_items_scored(batch):
+        item, final = row["item"], row["final"]
+        if final is None or item.sent_to:
+            continue
+        worst = min(final[d] for d in SCALES)
+        if worst <= LOW_SCORE or set(final.get("flags", [])) & {"unsafe", "wrong_intent"}:
+            low.append(row)
+        elif (
+            worst >= HIGH_SCORE
+            and item.thumbs == 1
+            and not item.escalated
+            and not final.get("flags")
+            and not item.trace.error
+        ):
+            high.append(row)
+    return {"golden": low, "training": high}
+
+
+def _conversation(trace: Trace) -> list[str]:
+    return list(
+        Trace.objects.filter(session_id=trace.session_id, started_at__lt=trace.started_at)
+        .order_by("started_at")
+        .values_list("user_text", flat=True)[:10]
+    )
+
+
+def _scores_text(final: dict) -> str:
+    return ", ".join(f"{d}={final[d]:g}" for d in SCALES) + f", purchase={'yes' if final['purchase'] else 'no'}"
+
+
+def items_to_golden(*, batch: AnnotationBatch, references: dict[int, str], actor, dataset: GoldenDataset | None = None):
+    """Send low-scored items to the golden dataset as edge cases: a new dataset version whose new
+    entries carry the redacted conversation, the quality lead's reference answer, the annotators'
+    notes as the rubric, and their provenance. Returns the new version."""
+    from evaluation.services import dataset_default, dataset_version_create
+    from guardrails.pii import redact_text
+
+    if not batch_finished(batch):
+        raise AnnotationError("Finish or close the batch before sending its items on.")
+    candidates = {row["item"].pk: row for row in flywheel_candidates(batch)["golden"]}
+    errors = {}
+    for item_id, reference in references.items():
+        if item_id not in candidates:
+            errors[str(item_id)] = "not a low-scored item of this batch (or already sent)"
+        elif not (reference or "").strip():
+            errors[str(item_id)] = "write the reference answer the bot should have given"
+    if not references:
+        raise AnnotationError("Choose at least one item to send.")
+    if errors:
+        raise AnnotationError("Nothing was sent: " + "; ".join(f"item {k}: {v}" for k, v in errors.items()), errors)
+    rows, keys = [], {}
+    for item_id, reference in references.items():
+        row = candidates[item_id]
+        item, final = row["item"], row["final"]
+        trace = item.trace
+        notes = [a.comment for a in row["annotations"] if a.comment]
+        key = f"human-b{batch.pk}-i{item.position}"
+        keys[item_id] = key
+        rows.append(
+            {
+                "key": key,
+                "category": "edge_case",
+                "query": redact_text(trace.user_text),
+                "turns": [redact_text(t) for t in _conversation(trace)],
+                "expected_intent": "" if "wrong_intent" in final.get("flags", []) else trace.intent,
+                "reference": redact_text(reference.strip()),
+                "required": [],
+                "prohibited": [],
+                "rubric": redact_text(
+                    "Annotators' notes: "
+                    + (" | ".join(notes) if notes else "(none)")
+                    + f". Scores: {_scores_text(final)}."
+                ),
+                "tags": ["human-eval", f"batch-{batch.pk}", *final.get("flags", [])],
+                "expect_block": False,
+                "provenance": (
+                    f"human eval batch {batch.pk} item {item.position}: trace {trace.trace_id}, "
+                    f"scored by {', '.join(a.annotator.username for a in row['annotations'])}"
+                    f"{', adjudicated by ' + item.adjudicated_by if item.adjudicated_by else ''}"
+                )[:300],
+            }
+        )
+    with transaction.atomic():
+        version = dataset_version_create(
+            dataset=dataset or dataset_default(),
+            rows=rows,
+            actor=actor,
+            notes=f"{len(rows)} edge case(s) from human evaluation batch {batch.pk} ({batch.name})",
+        )
+        for item_id, key in keys.items():
+            AnnotationItem.objects.filter(pk=item_id).update(sent_to=f"golden:{key}")
+        audit_record(
+            actor=actor,
+            action=AuditAction.ANNOTATION,
+            target_type="evaluation.annotationbatch",
+            target_id=batch.pk,
+            after={"golden_version": version.number, "keys": sorted(keys.values())},
+            reason=f"Low-scored items sent to the golden dataset v{version.number}",
+        )
+    return version
+
+
+def items_to_training(*, batch: AnnotationBatch, item_ids: list[int], actor) -> list[TrainingCandidate]:
+    from guardrails.pii import redact
+
+    if not batch_finished(batch):
+        raise AnnotationError("Finish or close the batch before sending its items on.")
+    candidates = {row["item"].pk: row for row in flywheel_candidates(batch)["training"]}
+    unknown = [i for i in item_ids if i not in candidates]
+    if not item_ids:
+        raise AnnotationError("Choose at least one item to send.")
+    if unknown:
+        raise AnnotationError(f"Nothing was added: items {unknown} are not training candidates of this batch.")
+    created = []
+    with transaction.atomic():
+        for item_id in item_ids:
+            row = candidates[item_id]
+            item, trace = row["item"], row["item"].trace
+            found: set[str] = set()
+            turns = []
+            for t in Trace.objects.filter(session_id=trace.session_id, started_at__lte=trace.started_at).order_by(
+                "started_at"
+            ):
+                for role, text in (("user", t.user_text), ("assistant", t.answer)):
+                    r = redact(text)
+                    found.update(r.entities)
+                    turns.append({"role": role, "text": r.text})
+            answer = turns[-1]["text"] if turns else ""
+            created.append(
+                TrainingCandidate.objects.create(
+                    item=item,
+                    trace_id=trace.trace_id,
+                    intent=trace.intent,
+                    conversation=turns,
+                    answer=answer,
+                    scores={k: v for k, v in row["final"].items() if k != "comment"},
+                    pii_found=sorted(found),
+                    created_by=_label(actor),
+                )
+            )
+            AnnotationItem.objects.filter(pk=item_id).update(sent_to="training")
+        audit_record(
+            actor=actor,
+            action=AuditAction.ANNOTATION,
+            target_type="evaluation.annotationbatch",
+            target_id=batch.pk,
+            after={"training_candidates": [c.pk for c in created]},
+            reason=f"{len(created)} conversation(s) added to the training candidates",
+        )
+    return created
+
+
+# ------------------------------------------------------------------------- trends, calibration
+def annotation_frame():
+    """One row per scored item (final scores) with its week, intent, release and automated metrics."""
+    import pandas as pd
+
+    rows = []
+    batches = AnnotationBatch.objects.all()
+    for batch in batches:
+        for row in batch_items_scored(batch):
+            item, final = row["item"], row["final"]
+            if final is None:
+                continue
+            started = item.trace.started_at
+            rows.append(
+                {
+                    "week": (started - timedelta(days=started.weekday())).date(),
+                    "intent": item.intent or "(none)",
+                    "release": f"release {item.release}" if item.release else "(none)",
+                    **{d: float(final[d]) for d in SCALES},
+                    "purchase": 1.0 if final["purchase"] else 0.0,
+                    "bertscore": item.bertscore,
+                    "guardrail_pass": None if not item.guardrail_verdict else float(item.guardrail_verdict == "pass"),
+                    "thumbs": None if item.thumbs is None else float(item.thumbs),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+AUTOMATED = {"bertscore": "BERTScore", "guardrail_pass": "Guardrail pass", "thumbs": "Thumbs (+1/−1)"}
+
+
+def calibration(frame) -> dict:
+    """Spearman's rho of each human score with each automated metric on the same responses."""
+    out = {}
+    for d in [*SCALES, "purchase"]:
+        for m in AUTOMATED:
+            if frame.empty:
+                out[(d, m)] = agreement.Correlation(None, None, 0)
+                continue
+            sub = frame[[d, m]].dropna()
+            out[(d, m)] = agreement.spearman(sub[d].tolist(), sub[m].tolist())
+    return out
+
+
+def threshold_suggestion(frame, *, metric: str = "bertscore", dim: str = "factual", good: float = 4.0) -> dict | None:
+    """The ``metric`` threshold that best separates answers annotators judged acceptable (``dim`` >=
+    ``good``) from the rest: the cut with the highest balanced accuracy (Youden's J), computed with
+    scikit-learn's ``roc_curve``. None without both kinds of answer."""
+    from sklearn.metrics import roc_curve
+
+    if frame.empty:
+        return None
+    sub = frame[[metric, dim]].dropna()
+    labels = (sub[dim] >= good).astype(int)
+    if labels.nunique() < 2:
+        return None
+    fpr, tpr, thresholds = roc_curve(labels, sub[metric])
+    j = tpr - fpr
+    best = int(j.argmax())
+    threshold = float(min(thresholds[best], 1.0))
+    return {
+        "metric": metric,
+        "dim": dim,
+        "threshold": round(threshold, 3),
+        "balanced_accuracy": round(float((tpr[best] + 1 - fpr[best]) / 2), 3),
+        "acceptable": int(labels.sum()),
+        "unacceptable": int((1 - labels).sum()),
+    }
+
+
+def flywheel_counts() -> list[dict]:
+    """Training candidates and golden edge cases added per quarter (US-8.4's flywheel metric)."""
+    counts: dict[str, dict] = defaultdict(lambda: {"training": 0, "golden": 0})
+    for created in TrainingCandidate.objects.values_list("created_at", flat=True):
+        counts[f"{created.year}-Q{(created.month - 1) // 3 + 1}"]["training"] += 1
+    from evaluation.models import GoldenEntry
+
+    for created in GoldenEntry.objects.filter(key__startswith="human-b", revision=1).values_list(
+        "created_at", flat=True
+    ):
+        counts[f"{created.year}-Q{(created.month - 1) // 3 + 1}"]["golden"] += 1
+    return [{"quarter": q, **v} for q, v in sorted(counts.items())]
