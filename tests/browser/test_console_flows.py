@@ -29,7 +29,11 @@ def test_each_role_logs_in_and_sees_its_landing_page(page, personas, role):
 
 def test_a_wrong_password_is_refused_with_a_message(page, personas):
     log_in(page, personas[Role.ANNOTATOR].username, "wrong")
-    assert "didn't match" in page.content()
+    # the POST reloads the same URL: wait for the refusal itself, not for page.content() mid-navigation
+    # (CI once read an empty document here)
+    refusal = page.locator("p.bad")
+    refusal.wait_for()
+    assert "didn't match" in refusal.inner_text()
     assert "/accounts/login/" in page.url
 
 

@@ -91,7 +91,7 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
         # the author holds the review permission, but not for their own version
         assert author.get_by_test_id("author-cannot-review").is_visible()
         author.get_by_test_id("approve").click()
-        assert "cannot review their own" in author.content()
+        author.get_by_text("cannot review their own").first.wait_for()
         assert author.get_by_test_id("version-status").inner_text() == "In review"
 
         reviewer_ctx, reviewer = _login(browser, asgi_server, "mleng-b")
