@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 from sklearn.metrics import cohen_kappa_score
 
 from evaluation import annotation as svc
@@ -67,9 +68,9 @@ def test_two_annotators_score_an_overlapping_batch_by_keyboard_and_the_lead_sees
     # Enter before every scale is scored: the page says what is missing and stays put.
     a.keyboard.press("3")
     a.keyboard.press("Enter")
-    assert "Still to score" in a.get_by_test_id("missing").inner_text()
+    expect(a.get_by_test_id("missing")).to_contain_text("Still to score")
     a.keyboard.press("?")
-    assert a.get_by_test_id("help").is_visible()
+    expect(a.get_by_test_id("help")).to_be_visible()
 
     # b skips its first item with a reason, typed after pressing S.
     skipped_item = AnnotationReceipt.objects.get(annotator__username="annotator2").item

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from celery.contrib.testing.worker import start_worker
+from playwright.sync_api import expect
 
 from chat.models import Trace
 from evaluation.models import EvalRun
@@ -40,7 +41,8 @@ def _new_faq_version(page, edit, changelog):
     page.fill("#id_change_description", changelog)
     page.get_by_test_id("new-version").locator("button[type=submit]").click()
     page.get_by_test_id("submit-review").click()
-    assert page.get_by_test_id("version-status").inner_text() == "In review"
+    # expect() retries until the reloaded page shows it; inner_text() could read the page before the POST
+    expect(page.get_by_test_id("version-status")).to_have_text("In review")
     return page.url
 
 
@@ -106,7 +108,7 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
 
         reviewer.goto(url)
         reviewer.get_by_test_id("release-staging").click()
-        assert reviewer.get_by_test_id("version-status").inner_text() == "Released"
+        expect(reviewer.get_by_test_id("version-status")).to_have_text("Released")
         reviewer.goto("/prompts/")
         reviewer.get_by_test_id("promote").click()
         reviewer.get_by_text("Production now serves release").wait_for()
