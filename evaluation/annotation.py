@@ -507,11 +507,7 @@ def item_context(item: AnnotationItem) -> dict:
     """What an annotator sees: the conversation so far, the answer, its sources and catalog facts.
     Blind: no release, no experiment arm, no one else's scores."""
     trace = item.trace
-    earlier = list(
-        Trace.objects.filter(session_id=trace.session_id, started_at__lt=trace.started_at)
-        .order_by("started_at")
-        .values("user_text", "answer")[:10]
-    )
+    earlier = list(_session_turns(trace).values("user_text", "answer")[:10])
     citations = [c for c in trace.citations or [] if isinstance(c, dict)]
     chunks = KnowledgeChunk.objects.in_bulk([c.get("chunk_id") for c in citations if c.get("chunk_id")])
     sources = [
@@ -729,12 +725,14 @@ def flywheel_candidates(batch: AnnotationBatch) -> dict[str, list[dict]]:
     return {"golden": low, "training": high}
 
 
+def _session_turns(trace: Trace, *, through: bool = False):
+    """The session's turns before this one (and this one too with through=True), oldest first."""
+    until = {"started_at__lte" if through else "started_at__lt": trace.started_at}
+    return Trace.objects.filter(session_id=trace.session_id, **until).order_by("started_at")
+
+
 def _conversation(trace: Trace) -> list[str]:
-    return list(
-        Trace.objects.filter(session_id=trace.session_id, started_at__lt=trace.started_at)
-        .order_by("started_at")
-        .values_list("user_text", flat=True)[:10]
-    )
+    return list(_session_turns(trace).values_list("user_text", flat=True)[:10])
 
 
 def _scores_text(final: dict) -> str:
@@ -831,9 +829,7 @@ def items_to_training(*, batch: AnnotationBatch, item_ids: list[int], actor) -> 
             item, trace = row["item"], row["item"].trace
             found: set[str] = set()
             turns = []
-            for t in Trace.objects.filter(session_id=trace.session_id, started_at__lte=trace.started_at).order_by(
-                "started_at"
-            ):
+            for t in _session_turns(trace, through=True):
                 for role, text in (("user", t.user_text), ("assistant", t.answer)):
                     r = redact(text)
                     found.update(r.entities)
