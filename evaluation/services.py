@@ -31,6 +31,7 @@ from evaluation.models import (
     GoldenEntry,
     RunStatus,
 )
+from registry.services import release_gate_record
 
 log = logging.getLogger(__name__)
 ENTRY_FIELDS = (
@@ -480,6 +481,8 @@ def _execute(run: EvalRun) -> EvalRun:
             baseline_run=base_run,
             finished_at=timezone.now(),
         )
+        # The release's gate verdict lives on the release, where experiments and canaries read it.
+        release_gate_record(release=run.release, run_id=run.pk, passed=passed)
         audit_record(
             actor="system:evaluation",
             action=AuditAction.EVAL_RUN,
@@ -492,6 +495,7 @@ def _execute(run: EvalRun) -> EvalRun:
                 "dataset": f"{run.dataset_version} ({run.dataset_version.sha256[:12]})",
                 "entries": len(rows),
                 "regressed": regressed[:50],
+                "release_gate": {"release": run.release.number, "status": "passed" if passed else "failed"},
             },
             reason=run.scope_note,
         )

@@ -11,6 +11,9 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from experiments.assignment import choose_arm, enrolled, matches_targeting
 from experiments.models import Event, Experiment, Exposure, Metric, Variant
+from registry.models import AliasName
+from registry.selectors import release_for_alias
+from registry.services import release_eligibility
 
 RUNNING_CACHE_KEY = "experiments:running"
 RUNNING_CACHE_SECONDS = 1
@@ -115,6 +118,12 @@ def validate(
         problems.append("Every arm needs a release.")
     elif len({r.pk for r in releases}) != len(releases):
         problems.append("A release can be only one arm.")
+    else:
+        production = release_for_alias(AliasName.PRODUCTION)
+        for release in releases:
+            refused = release_eligibility(release, production)
+            if refused:
+                problems.append(f"Arm release refused: {refused}. Arms are production or releases whose gate passed.")
     keys = [a.get("key", "") for a in arms]
     if len(set(keys)) != len(keys) or any(not k for k in keys):
         problems.append("Each arm needs its own short key.")
@@ -246,15 +255,16 @@ def _transition(experiment: Experiment, *, frm: list[str], to: str, actor, reaso
 
 @transaction.atomic
 def experiment_start(*, experiment: Experiment, actor) -> Experiment:
-    from registry.selectors import release_for_alias
-
     control = experiment.variants.get(is_control=True)
-    production = release_for_alias("production")
+    production = release_for_alias(AliasName.PRODUCTION)
     if production is None or control.release_id != production.pk:
         raise ExperimentError(
             f"the control arm must be production's release ({production.number if production else 'none'}) "
             "when the experiment starts"
         )
+    refused = [release_eligibility(v.release, production) for v in experiment.variants.select_related("release")]
+    if any(refused):
+        raise ExperimentError([f"{r}: it cannot serve shoppers in an experiment" for r in refused if r])
     return _transition(
         experiment,
         frm=[Experiment.Status.DRAFT, Experiment.Status.PAUSED],
@@ -290,11 +300,13 @@ def experiment_stop(*, experiment: Experiment, actor, reason: str, decision: dic
 
 
 @transaction.atomic
-def experiment_promote(*, experiment: Experiment, variant: Variant, actor) -> Experiment:
-    """One action: stop the experiment if it runs, point production at the arm's release through the
-    registry's audited alias move, and archive the experiment with its configuration and result."""
-    from registry.services import alias_move
-
+def experiment_winner_archive(
+    *, experiment: Experiment, variant: Variant, actor, deployment_id: int | None
+) -> Experiment:
+    """Stop the experiment if it runs and archive it with its winner, configuration and result.
+    ``deployment_id`` is the deployment that takes the winner's release to production (None when
+    the winner is the control, which serves already). Called by the rollout's one path to
+    production (``registry.pipeline.experiment_winner_promote``), never on its own."""
     if variant.experiment_id != experiment.pk:
         raise ExperimentError("that arm belongs to another experiment")
     locked = Experiment.objects.select_for_update().get(pk=experiment.pk)
@@ -302,29 +314,29 @@ def experiment_promote(*, experiment: Experiment, variant: Variant, actor) -> Ex
         raise ExperimentError("the experiment is archived: its winner was already decided")
     if locked.status in (Experiment.Status.RUNNING, Experiment.Status.PAUSED):
         locked = experiment_stop(experiment=locked, actor=actor, reason=f"Promoted arm {variant.key}")
-    alias_move(
-        alias="production",
-        release=variant.release,
-        actor=actor,
-        reason=f"Experiment {locked.name!r}: arm {variant.key} promoted",
-        evidence={"experiment": locked.pk, "decision": locked.decision},
-    )
     snapshot = {
         "config": config_snapshot(locked),
         "result": locked.decision,
         "winner": {"key": variant.key, "release": variant.release.number},
+        "deployment": deployment_id,
         "archived_at": timezone.now().isoformat(),
     }
     Experiment.objects.filter(pk=locked.pk).update(status=Experiment.Status.ARCHIVED, winner=variant, archive=snapshot)
+    if deployment_id is None:
+        reason = f"Arm {variant.key} (release {variant.release.number}) kept: it is production already"
+    else:
+        reason = (
+            f"Arm {variant.key} (release {variant.release.number}) sent to production by deployment {deployment_id}"
+        )
     audit_record(
         actor=actor,
         action=AuditAction.EXPERIMENT,
         target_type="experiments.experiment",
         target_id=locked.pk,
         before={"status": locked.status},
-        after={"status": "archived", "winner": variant.key, "production": variant.release.number},
+        after={"status": "archived", "winner": variant.key, "deployment": deployment_id},
         evidence=snapshot,
-        reason=f"Promoted arm {variant.key} (release {variant.release.number}) to production",
+        reason=reason,
     )
     _dropped()
     locked.refresh_from_db()

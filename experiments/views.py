@@ -12,13 +12,14 @@ from experiments.services import (
     ExperimentError,
     experiment_create,
     experiment_pause,
-    experiment_promote,
     experiment_start,
     experiment_stop,
 )
 from mangaconsole.access import console_view
-from registry.models import Release
+from registry.models import Deployment, GateStatus, Release
+from registry.pipeline import experiment_winner_promote
 from registry.selectors import release_for_alias
+from registry.targets import DeploymentError
 
 
 @console_view(permission="experiments.view_experiment")
@@ -35,7 +36,12 @@ def index(request):
 @require_http_methods(["GET", "POST"])
 def create(request):
     production = release_for_alias("production")
-    releases = Release.objects.exclude(pk=production.pk if production else None).order_by("-number")[:50]
+    # Arms serve real shoppers: only releases whose evaluation gate passed (registry.services.release_eligibility).
+    releases = (
+        Release.objects.filter(gate_status=GateStatus.PASSED)
+        .exclude(pk=production.pk if production else None)
+        .order_by("-number")[:50]
+    )
     form = ExperimentForm(request.POST or None, releases=releases)
     problems = []
     if request.method == "POST" and form.is_valid():
@@ -77,7 +83,11 @@ def create(request):
         else:
             messages.success(request, f"Experiment {experiment.name!r} saved as a draft: review it, then start it.")
             return redirect("experiments:detail", pk=experiment.pk)
-    return render(request, "experiments/create.html", {"form": form, "problems": problems, "production": production})
+    return render(
+        request,
+        "experiments/create.html",
+        {"form": form, "problems": problems, "production": production, "eligible": len(releases)},
+    )
 
 
 def _results(experiment: Experiment) -> dict:
@@ -97,10 +107,16 @@ def _results(experiment: Experiment) -> dict:
 @require_GET
 def detail(request, pk):
     experiment = get_object_or_404(Experiment.objects.prefetch_related("variants__release"), pk=pk)
+    deployment_id = (experiment.archive or {}).get("deployment")
     return render(
         request,
         "experiments/detail.html",
-        {"e": experiment, "data": _results(experiment), "variants": list(experiment.variants.all())},
+        {
+            "e": experiment,
+            "data": _results(experiment),
+            "variants": list(experiment.variants.all()),
+            "deployment": Deployment.objects.filter(pk=deployment_id).first() if deployment_id else None,
+        },
     )
 
 
@@ -134,10 +150,18 @@ def action(request, pk):
             if not request.user.has_perm("experiments.promote_experiment"):
                 raise ExperimentError("you may not promote experiments")
             variant = get_object_or_404(experiment.variants, pk=request.POST.get("variant") or 0)
-            experiment_promote(experiment=experiment, variant=variant, actor=request.user)
-            messages.success(request, f"Production now serves release {variant.release.number} ({variant.name}).")
+            deployment = experiment_winner_promote(experiment=experiment, variant=variant, actor=request.user)
+            if deployment is None:
+                messages.success(request, f"{variant.name} is production already: the experiment is archived.")
+            else:
+                messages.success(
+                    request,
+                    f"Release {variant.release.number} ({variant.name}) entered the deployment pipeline as "
+                    f"deployment {deployment.pk}: after its gate, staging and smoke test, an ML or on-call "
+                    "engineer other than you approves it, then it serves production.",
+                )
         else:
             raise ExperimentError(f"unknown action {what!r}")
-    except ExperimentError as exc:
+    except (ExperimentError, DeploymentError) as exc:
         messages.error(request, f"Nothing changed: {exc}")
     return redirect("experiments:detail", pk=pk)

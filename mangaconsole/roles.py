@@ -106,7 +106,15 @@ _HUMAN_EVAL_READ = [
 
 # What each role's job needs, and no more. The admin role gets every permission (see roles_sync).
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.PRODUCT_MANAGER: [*_CATALOG_READ, *_TRACES_READ, *_EXPERIMENTS, "registry.view_release"],
+    # A PM's winning arm becomes a deployment: they follow it on its page (approval is someone else's).
+    Role.PRODUCT_MANAGER: [
+        *_CATALOG_READ,
+        *_TRACES_READ,
+        *_EXPERIMENTS,
+        "registry.view_release",
+        "registry.view_deployment",
+        "registry.view_deploymentstage",
+    ],
     Role.ANNOTATOR: [*_CATALOG_READ, "evaluation.annotate"],
     Role.QUALITY_LEAD: [
         "audit.view_auditentry",

@@ -291,37 +291,6 @@ def prompt_version_release(*, version: PromptVersion, actor, reason: str = ""):
 
 
 @transaction.atomic
-def prompt_release_promote(*, actor, reason: str = ""):
-    """Point ``production`` at the ``staging`` release (one action; audited with its evaluation)."""
-    staging = release_for_alias(AliasName.STAGING)
-    production = release_for_alias(AliasName.PRODUCTION)
-    if staging is None:
-        raise PromptError("nothing is on staging: release an evaluated version first")
-    if production is not None and staging.pk == production.pk:
-        raise PromptError(f"release {staging.number} is already in production")
-    version = PromptVersion.objects.filter(candidate_release=staging).first()
-    run = latest_run(version) if version else None
-    alias_move(
-        alias=AliasName.PRODUCTION,
-        release=staging,
-        actor=actor,
-        reason=reason or f"Promote staging release {staging.number} to production",
-        evidence={"eval_run": run.pk if run else None, "prompt": version.label if version else None},
-    )
-    audit_record(
-        actor=actor,
-        action=AuditAction.PROMPT_PROMOTE,
-        target_type="registry.release",
-        target_id=staging.number,
-        before={"production": production.number if production else None},
-        after={"production": staging.number},
-        evidence={"eval_run": run.pk if run else None, "prompt": version.label if version else None},
-        reason=reason or "promoted from staging",
-    )
-    return staging
-
-
-@transaction.atomic
 def prompt_release_rollback(*, actor, reason: str):
     """Move ``production`` back: the registry's one rollback path (audited, alerted, evaluated)."""
     from registry.services import RegistryError, release_rollback

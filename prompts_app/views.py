@@ -12,7 +12,6 @@ from prompts_app.services import (
     PromptError,
     latest_run,
     next_semvers,
-    prompt_release_promote,
     prompt_release_rollback,
     prompt_version_approve,
     prompt_version_create,
@@ -21,6 +20,8 @@ from prompts_app.services import (
     prompt_version_release,
     prompt_version_submit,
 )
+from registry.pipeline import staging_promote_request
+from registry.targets import DeploymentError
 
 
 @console_view(permission="prompts_app.view_promptversion")
@@ -161,12 +162,16 @@ def release(request, pk):
 def promote(request):
     form = ReasonForm(request.POST)
     try:
-        release = prompt_release_promote(actor=request.user, reason=form.data.get("reason", ""))
-    except PromptError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Production now serves release {release.number}.")
-    return redirect("prompts:index")
+        deployment = staging_promote_request(actor=request.user, reason=form.data.get("reason", ""))
+    except DeploymentError as exc:
+        messages.error(request, f"Not promoted: {exc}")
+        return redirect("prompts:index")
+    messages.success(
+        request,
+        f"Release {deployment.release.number} entered the deployment pipeline: after its gate, staging and "
+        "smoke test, an ML or on-call engineer other than you approves the promotion.",
+    )
+    return redirect("registry:deployment", pk=deployment.pk)
 
 
 @console_view(permission="prompts_app.promote_promptversion")

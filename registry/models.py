@@ -71,6 +71,12 @@ class ComponentVersion(models.Model):
         return f"{self.component.kind}:v{self.version}"
 
 
+class GateStatus(models.TextChoices):
+    NONE = "", "Not evaluated"
+    PASSED = "passed", "Gate passed"
+    FAILED = "failed", "Gate failed"
+
+
 class Release(models.Model):
     """An immutable snapshot naming one version per component."""
 
@@ -80,6 +86,11 @@ class Release(models.Model):
     notes = models.TextField(blank=True)
     created_by = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The verdict of the release's latest finished evaluation gate, written by the evaluation in the
+    # transaction that finishes the run (its audit entry carries it). Only ``gate_*`` ever change.
+    gate_status = models.CharField(max_length=10, choices=GateStatus.choices, default=GateStatus.NONE, blank=True)
+    gate_run_id = models.PositiveIntegerField(null=True, blank=True, help_text="The evaluation run of the verdict")
+    gate_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]
@@ -227,6 +238,11 @@ class Deployment(models.Model):
     failure = models.TextField(blank=True)
     eval_run = models.ForeignKey(
         "evaluation.EvalRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    origin = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What asked for it: {"kind": "manual"|"experiment"|"canary"|"prompt"|"retrain", ...}',
     )
 
     class Meta:

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from registry.models import STAGE_ORDER, AliasName, Deployment, DeploymentStage, Release, StageName
+from registry.models import STAGE_ORDER, AliasName, Canary, Deployment, DeploymentStage, Release, StageName
 from registry.targets import DeploymentError, targets_for_release
 
 log_ = logging.getLogger(__name__)
@@ -55,8 +55,18 @@ def _actor_label(actor) -> str:
 
 # ----------------------------------------------------------------------------------- starting
 @transaction.atomic
-def deployment_start(*, release: Release, actor, clients: dict | None = None) -> Deployment:
-    """Open a deployment of ``release`` and queue its chain (after commit)."""
+def deployment_start(
+    *,
+    release: Release,
+    actor,
+    clients: dict | None = None,
+    origin: dict | None = None,
+    reason: str = "",
+    queue: bool = True,
+) -> Deployment:
+    """Open a deployment of ``release`` and queue its chain (after commit; ``queue=False`` leaves the
+    stages to ``deployment_run_inline``). ``origin`` says what asked for it (an experiment's winner,
+    a canary at 100%, a prompt on staging, a retrained model)."""
     from registry.selectors import release_for_alias
 
     production = release_for_alias(AliasName.PRODUCTION)
@@ -67,11 +77,13 @@ def deployment_start(*, release: Release, actor, clients: dict | None = None) ->
     )
     if busy.exists():
         raise DeploymentError(f"release {release.number} is already in the pipeline (deployment {busy.first().pk})")
+    origin = origin or {"kind": "manual"}
     deployment = Deployment.objects.create(
         release=release,
         requested_by=_actor_label(actor),
         requested_at=timezone.now(),
         targets=[t.label() for t in targets_for_release(release, clients=clients)],
+        origin=origin,
     )
     DeploymentStage.objects.bulk_create(
         DeploymentStage(deployment=deployment, name=name, order=i) for i, name in enumerate(STAGE_ORDER)
@@ -81,10 +93,11 @@ def deployment_start(*, release: Release, actor, clients: dict | None = None) ->
         action=AuditAction.DEPLOYMENT,
         target_type="registry.deployment",
         target_id=deployment.pk,
-        after={"release": release.number, "state": "running", "targets": deployment.targets},
-        reason=f"Deploy release {release.number} through the pipeline",
+        after={"release": release.number, "state": "running", "targets": deployment.targets, "origin": origin},
+        reason=reason or f"Deploy release {release.number} through the pipeline",
     )
-    transaction.on_commit(lambda: pipeline_queue(deployment.pk))
+    if queue:
+        transaction.on_commit(lambda: pipeline_queue(deployment.pk))
     return deployment
 
 
@@ -279,8 +292,14 @@ def _smoke(deployment: Deployment, write, clients) -> dict:
 def _promote(deployment: Deployment, write, clients) -> dict:
     """Shift every target, then move production (one transaction). A failed target shift undoes
     the targets already shifted and leaves the alias where it was."""
-    from registry.services import alias_move
+    from registry.services import alias_move, canary_promoted
 
+    origin = deployment.origin or {}
+    if origin.get("kind") == "canary":
+        canary = Canary.objects.filter(pk=origin.get("canary")).first()
+        if canary is None or canary.state != Canary.State.ACTIVE or canary.release_id != deployment.release_id:
+            state = canary.get_state_display().lower() if canary else "gone"
+            raise StageFailed(f"the canary this deployment promotes is {state}: production stays where it is")
     done, result = [], {}
     targets = targets_for_release(deployment.release, clients=clients)
     try:
@@ -300,9 +319,13 @@ def _promote(deployment: Deployment, write, clients) -> dict:
             release=deployment.release,
             actor=deployment.approved_by or "system:deploy",
             reason=f"Deployment {deployment.pk}: promoted after approval by {deployment.approved_by}",
-            evidence={"deployment": deployment.pk, "eval_run": deployment.eval_run_id},
+            evidence={"deployment": deployment.pk, "eval_run": deployment.eval_run_id, "origin": origin},
+            deployment=deployment,
         )
+        ended = canary_promoted(release=deployment.release, deployment=deployment, actor="system:deploy")
     write(f"production → release {deployment.release.number}")
+    if ended is not None:
+        write(f"canary {ended.pk} ended: its release is production")
     return {"targets": result}
 
 
@@ -317,8 +340,18 @@ STAGES = {
 
 # ----------------------------------------------------------------------------------- the gate
 @transaction.atomic
-def deployment_approve(*, deployment: Deployment, actor) -> Deployment:
-    """A person approves the promotion; a double click or a second approver finds it done."""
+def deployment_approve(*, deployment: Deployment, actor, queue: bool = True) -> Deployment:
+    """A person approves the promotion; a double click or a second approver finds it done. Four
+    eyes: whoever started the deployment cannot approve it."""
+    requested_by = Deployment.objects.filter(pk=deployment.pk).values_list("requested_by", flat=True).first()
+    waiting = DeploymentStage.objects.filter(deployment=deployment, name=StageName.APPROVE, status=Status.WAITING)
+    if not waiting.exists():
+        raise DeploymentError("this deployment is not waiting for approval (already approved, failed or cancelled)")
+    if requested_by == _actor_label(actor):
+        raise DeploymentError(
+            f"four-eyes rule: {requested_by} started this deployment and cannot also approve it; "
+            "another ML or on-call engineer must"
+        )
     moved = DeploymentStage.objects.filter(deployment=deployment, name=StageName.APPROVE, status=Status.WAITING).update(
         status=Status.PASSED,
         finished_at=timezone.now(),
@@ -339,8 +372,27 @@ def deployment_approve(*, deployment: Deployment, actor) -> Deployment:
     )
     from registry.tasks import deployment_stage_task
 
-    transaction.on_commit(lambda: deployment_stage_task.delay(deployment.pk, StageName.PROMOTE.value))
+    if queue:
+        transaction.on_commit(lambda: deployment_stage_task.delay(deployment.pk, StageName.PROMOTE.value))
     deployment.refresh_from_db()
+    return deployment
+
+
+def deployment_run_inline(deployment_id: int, *, approver, clients: dict | None = None) -> Deployment:
+    """Run a deployment opened with ``queue=False`` in this process: the automatic stages, the
+    approval by ``approver`` (four eyes apply), then the promotion. For benchmarks and drills that
+    must take the one real path to production without a worker. Raises ``DeploymentError`` with the
+    failure when a stage fails."""
+    for name in AUTOMATIC:
+        stage_run(deployment_id, name, clients=clients)
+    deployment = Deployment.objects.select_related("release").get(pk=deployment_id)
+    if deployment.state != Deployment.State.WAITING:
+        raise DeploymentError(f"deployment {deployment_id} stopped: {deployment.failure or deployment.state}")
+    deployment_approve(deployment=deployment, actor=approver, queue=False)
+    stage_run(deployment_id, StageName.PROMOTE, clients=clients)
+    deployment.refresh_from_db()
+    if deployment.state != Deployment.State.PROMOTED:
+        raise DeploymentError(f"deployment {deployment_id} was not promoted: {deployment.failure or deployment.state}")
     return deployment
 
 
@@ -433,3 +485,88 @@ def deployments_unstick(*, older_than_s: int | None = None) -> list[int]:
         _stage_fail(stage.deployment, stage, reason)
         ids.append(stage.pk)
     return ids
+
+
+# ------------------------------------------------------------------ the one way to production
+# Every forward move of production starts here or at the deployments page: the release enters the
+# pipeline (build, evaluation gate, staging, smoke), waits for a second person's approval, and the
+# promote stage shifts the targets and moves the alias (``registry.services.alias_move`` refuses
+# anything else). Rollback is the one exception: it restores what served before, in one click.
+@transaction.atomic
+def experiment_winner_promote(*, experiment, variant, actor) -> Deployment | None:
+    """A product manager's one action on a winning arm: its release enters the pipeline and the
+    experiment is archived with the deployment. The control arm is production already, so nothing
+    moves. Refused when the arm's release failed its gate or was never evaluated."""
+    from experiments.services import experiment_winner_archive
+    from registry.selectors import release_for_alias
+    from registry.services import release_eligibility
+
+    production = release_for_alias(AliasName.PRODUCTION)
+    deployment = None
+    if production is None or variant.release_id != production.pk:
+        refused = release_eligibility(variant.release, production)
+        if refused:
+            raise DeploymentError(f"{refused}, so arm {variant.key} cannot be promoted")
+        deployment = deployment_start(
+            release=variant.release,
+            actor=actor,
+            origin={"kind": "experiment", "experiment": experiment.pk, "arm": variant.key},
+            reason=f"Experiment {experiment.name!r}: arm {variant.key} won; promote release {variant.release.number}",
+        )
+    experiment_winner_archive(
+        experiment=experiment, variant=variant, actor=actor, deployment_id=deployment.pk if deployment else None
+    )
+    return deployment
+
+
+@transaction.atomic
+def canary_promote_request(*, actor, expected_percent: int | None = None) -> Deployment:
+    """The canary serves 100%: its release enters the pipeline. The canary keeps serving until the
+    promote stage ends it; a canary rolled back or stopped meanwhile fails that stage."""
+    from registry.services import canary_for_promotion
+
+    canary = canary_for_promotion(expected_percent=expected_percent)
+    return deployment_start(
+        release=canary.release,
+        actor=actor,
+        origin={"kind": "canary", "canary": canary.pk},
+        reason=f"Canary {canary.pk} at {canary.percent}%: promote release {canary.release.number}",
+    )
+
+
+@transaction.atomic
+def staging_promote_request(*, actor, reason: str = "") -> Deployment:
+    """Promote what ``staging`` holds (a released prompt version's candidate) through the pipeline."""
+    from prompts_app.models import PromptVersion
+    from registry.selectors import release_for_alias
+    from registry.services import release_eligibility
+
+    staging = release_for_alias(AliasName.STAGING)
+    production = release_for_alias(AliasName.PRODUCTION)
+    if staging is None:
+        raise DeploymentError("nothing is on staging: release an evaluated version first")
+    if production is not None and staging.pk == production.pk:
+        raise DeploymentError(f"release {staging.number} is already in production")
+    refused = release_eligibility(staging, production)
+    if refused:
+        raise DeploymentError(refused)
+    version = PromptVersion.objects.filter(candidate_release=staging).select_related("template").first()
+    label = version.label if version else None
+    return deployment_start(
+        release=staging,
+        actor=actor,
+        origin={"kind": "prompt", "prompt": label},
+        reason=reason or f"Promote staging release {staging.number}" + (f" ({label})" if label else ""),
+    )
+
+
+@transaction.atomic
+def version_promote_request(*, version, actor, notes: str, reason: str) -> Deployment:
+    """A newly registered version (a retrained intent model or injection classifier): cut a release
+    from production with it and send that through the pipeline."""
+    from registry.services import release_cut_from_production
+
+    release = release_cut_from_production(version=version, actor=actor, notes=notes)
+    return deployment_start(
+        release=release, actor=actor, origin={"kind": "retrain", "version": version.version_id}, reason=reason
+    )

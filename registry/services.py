@@ -18,11 +18,15 @@ from registry.models import (
     Component,
     ComponentKind,
     ComponentVersion,
+    Deployment,
+    DeploymentStage,
     Flag,
     FlagName,
+    GateStatus,
     Release,
     ReleaseComponent,
     Rollback,
+    StageName,
 )
 
 ALIAS_CACHE_KEY = "registry:alias:{name}"
@@ -132,9 +136,23 @@ def release_create(
 
 @transaction.atomic
 def alias_move(
-    *, alias: AliasName | str, release: Release, actor, reason: str = "", evidence=None, rollback: bool = False
+    *,
+    alias: AliasName | str,
+    release: Release,
+    actor,
+    reason: str = "",
+    evidence=None,
+    rollback: bool = False,
+    deployment: Deployment | None = None,
+    bootstrap: bool = False,
 ) -> AliasEvent:
     """Point ``alias`` at ``release``, record the move, audit it, and mark versions in production.
+
+    ``production`` has one way forward (seed 000 US-1.2: no model reaches production without its
+    gate): the promote stage of a deployment whose evaluation gate passed and whose promotion a
+    second person approved (``deployment``). The exceptions are a rollback (``rollback=True``, to a
+    release production served before) and the first release of an empty registry (``bootstrap``).
+    Anything else is refused with ``RegistryError``.
 
     Locks the alias row (select_for_update) so two moves of one alias are serialised. The cached
     lookup is dropped after commit so every process sees the new release on its next turn.
@@ -143,6 +161,8 @@ def alias_move(
     now = timezone.now()
     current = Alias.objects.select_for_update().filter(name=name).first()
     previous = current.release if current else None
+    if name == AliasName.PRODUCTION:
+        _production_move_check(release, current=current, rollback=rollback, deployment=deployment, bootstrap=bootstrap)
     if current is None:
         Alias.objects.create(name=name, release=release, moved_at=now, moved_by=_actor_label(actor))
     else:
@@ -176,17 +196,73 @@ def alias_move(
     return event
 
 
+def _production_move_check(
+    release: Release, *, current: Alias | None, rollback: bool, deployment: Deployment | None, bootstrap: bool
+) -> None:
+    """Refuse a move of ``production`` that is not a gated, approved deployment, a rollback or the
+    bootstrap of an empty registry; the message names what is missing."""
+    if bootstrap:
+        if current is not None:
+            raise RegistryError("production already serves a release: the bootstrap is only for an empty registry")
+        return
+    if rollback:
+        served = AliasEvent.objects.filter(alias=AliasName.PRODUCTION, to_release=release).exists()
+        if not served:
+            raise RegistryError(
+                f"a rollback restores a release production served before; release {release.number} never did"
+            )
+        return
+    if deployment is None:
+        raise RegistryError(
+            f"production moves forward only through the deployment pipeline (evaluation gate, approval by a "
+            f"second person, target shift): start a deployment of release {release.number} instead"
+        )
+    if deployment.release_id != release.pk:
+        raise RegistryError(f"deployment {deployment.pk} is not of release {release.number}")
+    passed = set(
+        DeploymentStage.objects.filter(deployment=deployment, status=DeploymentStage.Status.PASSED).values_list(
+            "name", flat=True
+        )
+    )
+    missing = [s for s in (StageName.EVALUATE, StageName.SMOKE, StageName.APPROVE) if s not in passed]
+    if missing:
+        raise RegistryError(
+            f"deployment {deployment.pk} has not passed {', '.join(StageName(s).label.lower() for s in missing)}"
+        )
+    approved_by = Deployment.objects.filter(pk=deployment.pk).values_list("approved_by", "requested_by").first()
+    if not approved_by or not approved_by[0] or approved_by[0] == approved_by[1]:
+        raise RegistryError(f"deployment {deployment.pk} was not approved by a second person (four-eyes rule)")
+
+
 @transaction.atomic
-def production_promote_version(*, version: ComponentVersion, actor, notes: str, reason: str, evidence=None):
-    """Cut a release from the current production one with ``version`` swapped in and point
-    production at it (one transaction, audited). Returns (new release, previous release)."""
-    current = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).first()
+def release_gate_record(*, release: Release, run_id: int, passed: bool) -> None:
+    """Record the verdict of ``release``'s latest finished evaluation gate. Called by the evaluation
+    inside the transaction that finishes the run, whose audit entry carries the verdict."""
+    Release.objects.filter(pk=release.pk).update(
+        gate_status=GateStatus.PASSED if passed else GateStatus.FAILED, gate_run_id=run_id, gate_at=timezone.now()
+    )
+
+
+def release_eligibility(release: Release, production: Release | None) -> str:
+    """Why ``release`` may not serve shoppers in an experiment or canary ('' when it may): it must be
+    production itself or a release whose latest evaluation gate passed."""
+    if production is not None and release.pk == production.pk:
+        return ""
+    if release.gate_status == GateStatus.PASSED:
+        return ""
+    if release.gate_status == GateStatus.FAILED:
+        return f"release {release.number} failed its evaluation gate (run {release.gate_run_id})"
+    return f"release {release.number} has not been evaluated: run its evaluation on /evaluation/ first"
+
+
+@transaction.atomic
+def release_cut_from_production(*, version: ComponentVersion, actor, notes: str) -> Release:
+    """A candidate release: production's release with ``version`` swapped in. It serves nobody
+    until the deployment pipeline promotes it."""
+    current = Alias.objects.filter(name=AliasName.PRODUCTION).select_related("release").first()
     if current is None:
         raise RegistryError("nothing is in production yet: run seed_demo first")
-    previous = current.release
-    release = release_create(actor=actor, versions=[version], based_on=previous, notes=notes)
-    alias_move(alias=AliasName.PRODUCTION, release=release, actor=actor, reason=reason, evidence=evidence)
-    return release, previous
+    return release_create(actor=actor, versions=[version], based_on=current.release, notes=notes)
 
 
 # The components the embedded default runs with. Registering them is what lets a release name them.
@@ -254,7 +330,9 @@ def production_bootstrap(*, actor) -> Release | None:
     if missing:
         raise RegistryError(f"cannot serve without: {', '.join(sorted(missing))}")
     release = release_create(actor=actor, versions=list(latest.values()), notes="First production release")
-    alias_move(alias=AliasName.PRODUCTION, release=release, actor=actor, reason="Bootstrap: nothing served yet")
+    alias_move(
+        alias=AliasName.PRODUCTION, release=release, actor=actor, reason="Bootstrap: nothing served yet", bootstrap=True
+    )
     return release
 
 
@@ -475,6 +553,9 @@ def canary_start(*, release: Release, actor, reason: str = "") -> Canary:
         raise RegistryError("nothing is in production yet")
     if production.release_id == release.pk:
         raise RegistryError(f"release {release.number} already serves production")
+    refused = release_eligibility(release, production.release)
+    if refused:
+        raise RegistryError(f"{refused}; a canary serves real shoppers, so only a release whose gate passed may run")
     if Canary.objects.select_for_update().filter(state=Canary.State.ACTIVE).exists():
         raise RegistryError("a canary is already running: promote or stop it first")
     now = timezone.now()
@@ -535,28 +616,34 @@ def canary_step(*, actor, expected_percent: int | None = None, reason: str = "")
     return canary
 
 
-@transaction.atomic
-def canary_promote(*, actor, reason: str = "") -> Canary:
-    """Point production at the canary's release (it served 100%) and end the canary."""
+def canary_for_promotion(*, expected_percent: int | None = None) -> Canary:
+    """The active canary, locked, if it serves 100% and may now go to production through the
+    deployment pipeline; otherwise ``RegistryError`` says why."""
     from registry.models import CANARY_STEPS
 
-    canary = _active_canary_locked(CANARY_STEPS[-1])
-    alias_move(
-        alias=AliasName.PRODUCTION,
-        release=canary.release,
-        actor=actor,
-        reason=reason or f"Canary of release {canary.release.number} promoted",
-        evidence={"canary": canary.pk, "last_check": canary.decision},
-    )
+    canary = _active_canary_locked(expected_percent)
+    if canary.percent < CANARY_STEPS[-1]:
+        raise RegistryError(f"the canary serves {canary.percent}%: step it up to 100% before promoting it")
+    return canary
+
+
+@transaction.atomic
+def canary_promoted(*, release: Release, deployment: Deployment, actor) -> Canary | None:
+    """The pipeline moved production to ``release``: an active canary of that release ends as
+    promoted (inside the promote stage's transaction). Returns it, or None when there was none."""
+    canary = Canary.objects.select_for_update().filter(state=Canary.State.ACTIVE, release=release).first()
+    if canary is None:
+        return None
     Canary.objects.filter(pk=canary.pk).update(state=Canary.State.PROMOTED, finished_at=timezone.now())
     audit_record(
         actor=actor,
         action=AuditAction.CANARY,
         target_type="registry.canary",
         target_id=canary.pk,
-        before={"state": "active"},
-        after={"state": "promoted", "production": canary.release.number},
-        reason=reason or "Canary promoted to production",
+        before={"state": "active", "percent": canary.percent},
+        after={"state": "promoted", "production": release.number},
+        evidence={"deployment": deployment.pk, "last_check": canary.decision},
+        reason=f"Canary of release {release.number} promoted by deployment {deployment.pk}",
     )
     _canary_changed()
     canary.refresh_from_db()

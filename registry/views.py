@@ -3,7 +3,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from mangaconsole.access import console_view
-from registry.models import AliasName, Flag, MonitorEvent, Rollback
+from registry.models import AliasName, Flag, GateStatus, MonitorEvent, Rollback
 from registry.selectors import release_for_alias, release_versions
 from registry.services import RegistryError, release_rollback, rollback_target
 
@@ -168,7 +168,17 @@ def deployment(request, pk):
     from registry.models import Deployment
 
     found = get_object_or_404(Deployment.objects.select_related("release", "eval_run"), pk=pk)
-    return render(request, "registry/deployment.html", {"d": found, "state": _deployment_state(found)})
+    is_requester = found.requested_by == request.user.get_username()
+    return render(
+        request,
+        "registry/deployment.html",
+        {
+            "d": found,
+            "state": _deployment_state(found),
+            "is_requester": is_requester,
+            "can_approve": request.user.has_perm("registry.approve_deployment") and not is_requester,
+        },
+    )
 
 
 @console_view(permission="registry.view_deployment")
@@ -229,7 +239,7 @@ def canary(request):
             "chart": canary_arms(live) if live else "",
             "next_step": nxt,
             "limits": canary_limits(),
-            "releases": _deployable_releases(),
+            "releases": [r for r in _deployable_releases() if r.gate_status == GateStatus.PASSED],
             "history": Canary.objects.select_related("release", "baseline").exclude(state=Canary.State.ACTIVE)[:20],
             "events": MonitorEvent.objects.select_related("release")[:20],
         },
@@ -240,7 +250,9 @@ def canary(request):
 @require_POST
 def canary_action(request):
     from registry.models import Release
-    from registry.services import canary_promote, canary_start, canary_step, canary_stop
+    from registry.pipeline import canary_promote_request
+    from registry.services import canary_start, canary_step, canary_stop
+    from registry.targets import DeploymentError
 
     action = request.POST.get("action")
     expected = request.POST.get("expected_percent")
@@ -255,13 +267,19 @@ def canary_action(request):
             done = canary_step(actor=request.user, expected_percent=int(expected) if expected else None)
             messages.success(request, f"Approved: the canary serves {done.percent}% of sessions.")
         elif action == "promote":
-            done = canary_promote(actor=request.user)
-            messages.success(request, f"Release {done.release.number} is production.")
+            deployment = canary_promote_request(
+                actor=request.user, expected_percent=int(expected) if expected else None
+            )
+            messages.success(
+                request,
+                f"Release {deployment.release.number} entered the deployment pipeline as deployment "
+                f"{deployment.pk}; the canary keeps serving until a second engineer approves its promotion.",
+            )
         elif action == "stop":
             canary_stop(actor=request.user, reason=request.POST.get("reason", ""))
             messages.success(request, "Canary stopped: every session is on production.")
         else:
             raise RegistryError(f"unknown action {action!r}")
-    except RegistryError as exc:
+    except (RegistryError, DeploymentError) as exc:
         messages.error(request, f"Nothing changed: {exc}")
     return redirect("registry:canary")

@@ -69,6 +69,51 @@ def make_user(username: str, *roles: str, **extra):
     return user
 
 
+def gate_passed(release):
+    """Test setup: the release's evaluation gate passed, as a finished run records it (the
+    evaluation's own tests run real gates: tests/evaluation, tests/registry/test_pipeline.py)."""
+    from registry.services import release_gate_record
+
+    release_gate_record(release=release, run_id=None, passed=True)
+    release.refresh_from_db()
+    return release
+
+
+def production_set(release, *, requested_by: str = "mleng", approved_by: str = "oncall"):
+    """Test setup: production → ``release`` by the pipeline's real promote stage (target shift,
+    gated alias move), on a deployment whose earlier stages are recorded as passed. The stages
+    themselves run for real in tests/registry/test_pipeline.py."""
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from registry.models import STAGE_ORDER, Deployment, DeploymentStage, StageName
+    from registry.pipeline import stage_run
+    from registry.services import ALIAS_CACHE_KEY
+
+    deployment = Deployment.objects.create(
+        release=release,
+        requested_by=requested_by,
+        approved_by=approved_by,
+        requested_at=timezone.now(),
+        origin={"kind": "test"},
+    )
+    DeploymentStage.objects.bulk_create(
+        DeploymentStage(
+            deployment=deployment,
+            name=name,
+            order=i,
+            status=DeploymentStage.Status.PENDING if name == StageName.PROMOTE else DeploymentStage.Status.PASSED,
+        )
+        for i, name in enumerate(STAGE_ORDER)
+    )
+    status = stage_run(deployment.pk, StageName.PROMOTE)
+    assert status == DeploymentStage.Status.PASSED, DeploymentStage.objects.get(
+        deployment=deployment, name="promote"
+    ).log
+    cache.delete(ALIAS_CACHE_KEY.format(name="production"))
+    return deployment
+
+
 @pytest.fixture
 def personas(db) -> dict:
     """One user per role, keyed by role, plus 'nobody' (staff, no role)."""

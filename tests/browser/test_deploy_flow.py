@@ -51,6 +51,7 @@ def _served_release(browser, base_url) -> int:
 def test_oncall_promotes_through_the_pipeline_then_rolls_back(browser, asgi_server, golden_small, settings, tmp_path):  # noqa: F811
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     make_user("oncall-d", Role.ONCALL_ENGINEER)
+    make_user("oncall-e", Role.ONCALL_ENGINEER)
     make_user("auditor-d", Role.COMPLIANCE_OFFICER)
     first = release_for_alias("production")
     version = component_version_register(
@@ -78,13 +79,20 @@ def test_oncall_promotes_through_the_pipeline_then_rolls_back(browser, asgi_serv
         assert "'do you ship to Canada?' → faq" in page.get_by_test_id("log-smoke").inner_text()
         assert page.get_by_test_id("stage-approve").inner_text() == "Waiting for a person"
         assert release_for_alias("production").pk == first.pk
-        page.get_by_test_id("approve").click()
-        page.wait_for_function(
+        # four eyes: whoever started the deployment cannot approve it
+        assert page.get_by_test_id("approve").count() == 0
+        assert "four-eyes rule" in page.get_by_test_id("four-eyes").inner_text()
+        deployment = Deployment.objects.get()
+        second_ctx, second = _login(browser, asgi_server, "oncall-e", f"/releases/deployments/{deployment.pk}/")
+        second.get_by_test_id("approve").click()
+        second.wait_for_function(
             "document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
         )
+        second_ctx.close()
+        page.reload()
         page.screenshot(path=str(shots / "deployment-page.png"), full_page=True)
-        deployment = Deployment.objects.get()
-        assert deployment.approved_by == "oncall-d"
+        deployment.refresh_from_db()
+        assert deployment.approved_by == "oncall-e"
         assert release_for_alias("production").pk == candidate.pk
         time.sleep(1.5)  # daphne's alias cache lives 1 s
         assert _served_release(browser, asgi_server) == candidate.number

@@ -1,20 +1,25 @@
 """Issue 7's acceptance in Chromium, as the product manager: create a 50/50 test of two prompt versions,
 start it, run the simulator with a true 10% lift on the thumbs-up rate (a sample of its sessions over
 the real WebSocket), watch the charts update and the test reach significance, promote the winner with
-one click, and see the next chat turn served by it."""
+one click into the deployment pipeline, see it wait for an ML engineer who is not the PM (four eyes),
+and after that approval see the next chat turn served by it."""
 
 import threading
 import time
 from pathlib import Path
 
+from celery.contrib.testing.worker import start_worker
 from django.db import connection
 
 from chat.models import Trace
+from evaluation.services import eval_run_execute
 from experiments.models import Experiment, Exposure
 from experiments.simulate import simulate
+from mangaconsole.celery import app
 from mangaconsole.roles import Role
 from prompts_app.models import PromptTemplate
-from prompts_app.services import prompt_version_approve, prompt_version_create, prompt_version_submit
+from prompts_app.services import latest_run, prompt_version_approve, prompt_version_create, prompt_version_submit
+from registry.models import Deployment
 from registry.selectors import release_for_alias
 from tests.browser.test_chat_flow import _ask, asgi_server  # noqa: F401  (the daphne fixture)
 from tests.conftest import PASSWORD, make_user
@@ -36,6 +41,8 @@ def _prompt_candidate():
     prompt_version_submit(version=version, actor=author)
     prompt_version_approve(version=version, actor=reviewer, comment="try it on real traffic")
     version.refresh_from_db()
+    # its candidate's evaluation gate (queued by the approval) must pass before it may be an arm
+    assert eval_run_execute(latest_run(version).pk).gate_passed
     return version
 
 
@@ -128,10 +135,37 @@ def test_a_product_manager_runs_an_ab_test_to_significance_and_promotes_it(
     assert units == done["sessions"]
     page.screenshot(path=str(Path(settings.VAR_DIR) / "experiment-page.png"), full_page=True)
 
-    page.get_by_test_id("promote-arm1").click()
-    page.get_by_text(f"Production now serves release {candidate.number}").wait_for()
+    # one path to production: the winner enters the deployment pipeline and waits for a second person
+    with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=30):
+        page.get_by_test_id("promote-arm1").click()
+        page.get_by_text(
+            f"Release {candidate.number} (Arm 1 (release {candidate.number})) entered the deployment"
+        ).wait_for()
+        assert page.get_by_test_id("experiment-status").inner_text() == "Archived"
+        assert release_for_alias("production").pk == control.pk
+        deployment = Deployment.objects.get()
+        assert deployment.requested_by == "pm-x"
+        page.get_by_test_id("promotion-deployment").click()
+        page.get_by_test_id("approval").wait_for(state="visible", timeout=120_000)
+        assert "four-eyes rule" in page.get_by_test_id("four-eyes").inner_text()
+        assert page.get_by_test_id("approve").count() == 0
+        page.screenshot(path=str(Path(settings.VAR_DIR) / "experiment-promotion-waits.png"), full_page=True)
+        assert release_for_alias("production").pk == control.pk
+
+        approver_ctx = browser.new_context(base_url=asgi_server)
+        approver = approver_ctx.new_page()
+        approver.set_default_timeout(30_000)
+        approver.goto(f"/releases/deployments/{deployment.pk}/")
+        approver.fill("#id_username", "mleng-x")
+        approver.fill("#id_password", PASSWORD)
+        approver.click("button[type=submit]")
+        approver.get_by_test_id("approve").click()
+        approver.wait_for_function(
+            "document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
+        )
+        approver_ctx.close()
     assert release_for_alias("production").pk == candidate.pk
-    assert page.get_by_test_id("experiment-status").inner_text() == "Archived"
+    assert Deployment.objects.get().approved_by == "mleng-x"
     time.sleep(1.5)  # daphne's alias cache lives 1 s
 
     chat = context.new_page()

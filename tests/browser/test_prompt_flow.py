@@ -82,6 +82,7 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     make_user("prompt-b", Role.PROMPT_ENGINEER)
     make_user("mleng-b", Role.ML_ENGINEER)
+    make_user("mleng-c", Role.ML_ENGINEER)
     first_production = release_for_alias("production")
     with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=30):
         author_ctx, author = _login(browser, asgi_server, "prompt-b")
@@ -111,9 +112,21 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
         expect(reviewer.get_by_test_id("version-status")).to_have_text("Released")
         reviewer.goto("/prompts/")
         reviewer.get_by_test_id("promote").click()
-        reviewer.get_by_text("Production now serves release").wait_for()
+        # the promotion is a deployment: gate, staging, smoke on the worker, then someone else approves
+        reviewer.get_by_text("entered the deployment pipeline").wait_for()
+        reviewer.get_by_test_id("approval").wait_for(state="visible", timeout=120_000)
+        assert reviewer.get_by_test_id("approve").count() == 0  # four eyes: not the one who asked
+        assert release_for_alias("production") == first_production
+        approver_ctx, approver = _login(browser, asgi_server, "mleng-c")
+        approver.goto(reviewer.url)
+        approver.get_by_test_id("approve").click()
+        approver.wait_for_function(
+            "document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
+        )
+        approver_ctx.close()
         production = release_for_alias("production")
         assert production != first_production
+        reviewer.goto("/prompts/")
         assert f"release {production.number}" in reviewer.get_by_test_id("production-release").inner_text()
         time.sleep(1.5)  # the alias cache of daphne's process lives 1 s
         assert _chat_prompt_version(browser, asgi_server, 1).startswith("faq@1.1.0")

@@ -20,22 +20,24 @@ from experiments.services import (
     experiment_check,
     experiment_create,
     experiment_pause,
-    experiment_promote,
     experiment_start,
     experiment_stop,
 )
 from mangaconsole.roles import Role
 from registry.models import ComponentKind
+from registry.pipeline import deployment_approve, deployment_run_inline, experiment_winner_promote
 from registry.selectors import release_for_alias, release_for_session
 from registry.services import component_version_register, release_create
-from tests.conftest import make_user
+from registry.targets import DeploymentError
+from tests.conftest import gate_passed, make_user
 
 
 def _release(note):
     version = component_version_register(
         kind=ComponentKind.GENERATOR, actor="mleng", framework="local", config={"provider": "local", "max_tokens": 300}
     )
-    return release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"), notes=note)
+    release = release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"), notes=note)
+    return gate_passed(release)
 
 
 def _experiment(name="shorter answers", weights=(50, 50), **kw):
@@ -224,8 +226,8 @@ def test_analysis_reads_each_metric_and_stops_on_guardrail_harm(serving, setting
     assert result["alerts"]["email"].startswith("sent")
 
 
-def test_too_few_units_decide_nothing_and_a_win_is_promoted_in_one_action(
-    serving, settings, django_capture_on_commit_callbacks
+def test_too_few_units_decide_nothing_and_a_win_goes_to_production_through_the_pipeline(
+    serving, golden_small, settings, django_capture_on_commit_callbacks
 ):
     settings.EXPERIMENT_MIN_UNITS_PER_ARM = 500
     experiment = _experiment()
@@ -243,15 +245,29 @@ def test_too_few_units_decide_nothing_and_a_win_is_promoted_in_one_action(
     assert result["winners"] == ["short"]
     experiment.refresh_from_db()
     assert experiment.status == Experiment.Status.STOPPED
-    with django_capture_on_commit_callbacks(execute=True):
-        archived = experiment_promote(experiment=experiment, variant=short, actor="pm")
-    assert release_for_alias("production").pk == short.release_id
+    production = release_for_alias("production")
+    with django_capture_on_commit_callbacks(execute=False):  # the pipeline's chain runs in process below
+        deployment = experiment_winner_promote(experiment=experiment, variant=short, actor="pm")
+    archived = Experiment.objects.get(pk=experiment.pk)
+    assert release_for_alias("production").pk == production.pk  # not before its gate and a second person
     assert archived.status == Experiment.Status.ARCHIVED
     assert archived.archive["winner"] == {"key": "short", "release": short.release.number}
+    assert archived.archive["deployment"] == deployment.pk
+    assert deployment.origin == {"kind": "experiment", "experiment": experiment.pk, "arm": "short"}
     assert archived.archive["config"]["salt"] == experiment.salt
     assert archived.archive["result"]["metrics"]["thumbs_up"]["short"]["significant"] is True
     with pytest.raises(ExperimentError, match="archived"):
-        experiment_promote(experiment=archived, variant=short, actor="pm")
+        experiment_winner_promote(experiment=archived, variant=control, actor="pm")
+    with pytest.raises(DeploymentError, match="four-eyes"):
+        deployment_run_inline(deployment.pk, approver="pm")  # the gate, staging and smoke pass; pm may not approve
+    with pytest.raises(DeploymentError, match="four-eyes rule: pm started this deployment"):
+        deployment_approve(deployment=deployment, actor="pm")
+    with django_capture_on_commit_callbacks(execute=True):
+        deployment_approve(deployment=deployment, actor="mleng", queue=False)
+        from registry.pipeline import stage_run
+
+        assert stage_run(deployment.pk, "promote") == "passed"
+    assert release_for_alias("production").pk == short.release_id
     with pytest.raises(ExperimentError, match="say why"):
         experiment_stop(experiment=_experiment(name="another"), actor="pm", reason="")
 
@@ -278,3 +294,30 @@ def test_the_real_paths_keep_the_session_totals(serving, settings):
     assert stat.escalations == 1
     assert (stat.thumbs_up, stat.thumbs_down) == (0, 1)
     assert (stat.conversions, stat.csat_sum, stat.csat_n) == (1, 4.0, 1)
+
+
+def test_an_arm_must_be_production_or_a_release_whose_gate_passed(serving, django_capture_on_commit_callbacks):
+    from registry.services import release_gate_record
+
+    version = component_version_register(kind=ComponentKind.GENERATOR, actor="mleng", framework="local", config={})
+    failed = release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"))
+    release_gate_record(release=failed, run_id=41, passed=False)
+    failed.refresh_from_db()
+    arms = [
+        {"key": "control", "name": "Production", "release": release_for_alias("production"), "weight": 50},
+        {"key": "bad", "name": "Failed gate", "release": failed, "weight": 50},
+    ]
+    with pytest.raises(ExperimentError, match=r"release \d+ failed its evaluation gate \(run 41\)"):
+        experiment_create(actor="pm", name="bad arm", hypothesis="h", arms=arms)
+    assert not Experiment.objects.filter(name="bad arm").exists()
+    # an arm whose gate failed after the experiment was drafted cannot start, nor be promoted
+    experiment = _experiment(name="later")
+    short = experiment.variants.get(key="short")
+    release_gate_record(release=short.release, run_id=42, passed=False)
+    with pytest.raises(ExperimentError, match="failed its evaluation gate"):
+        experiment_start(experiment=experiment, actor="pm")
+    short.release.refresh_from_db()
+    with pytest.raises(DeploymentError, match="failed its evaluation gate .run 42., so arm short cannot be promoted"):
+        experiment_winner_promote(experiment=experiment, variant=short, actor="pm")
+    experiment.refresh_from_db()
+    assert experiment.status == Experiment.Status.DRAFT  # nothing archived on refusal

@@ -21,7 +21,8 @@ from chat.routing import websocket_urlpatterns
 from guardrails.models import GuardrailEvent
 from registry.models import AliasName, ComponentKind
 from registry.selectors import release_for_alias
-from registry.services import alias_move, component_version_register, release_create
+from registry.services import component_version_register, release_create
+from tests.conftest import production_set
 
 APP = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
 FALLBACK = "I can only help with manga-related questions."
@@ -43,7 +44,7 @@ def serve_scripted(script: list[dict], *, chunk_chars: int = 0):
         config={"provider": "scripted", "script": script, "default": "OK.", "chunk_chars": chunk_chars},
     )
     release = release_create(actor="system:test", versions=[version], based_on=release_for_alias(AliasName.PRODUCTION))
-    alias_move(alias=AliasName.PRODUCTION, release=release, actor="system:test", reason="guardrail drill")
+    production_set(release)
     _serving_cache.clear()
     cache.clear()
 
@@ -228,7 +229,7 @@ def test_the_suite_exits_1_when_a_policy_misses_its_thresholds(serving, capsys):
         kind=ComponentKind.GUARDRAIL_POLICY, actor="system:test", framework="guardrails", config=weak
     )
     release = release_create(actor="system:test", versions=[version], based_on=release_for_alias(AliasName.PRODUCTION))
-    alias_move(alias=AliasName.PRODUCTION, release=release, actor="system:test", reason="weaker policy drill")
+    production_set(release)
     _serving_cache.clear()
     cache.clear()
     with pytest.raises(SystemExit) as exit_info:
@@ -239,21 +240,35 @@ def test_the_suite_exits_1_when_a_policy_misses_its_thresholds(serving, capsys):
     assert json.loads(out.strip().splitlines()[-1])["passed"] is False
 
 
-def test_train_guardrails_promote_serves_the_new_policy_in_one_audited_move(serving, settings, tmp_path, capsys):
+def test_train_guardrails_promote_sends_the_new_policy_through_the_pipeline(
+    serving, golden_small, settings, tmp_path, capsys, monkeypatch
+):
     from audit.models import AuditAction, AuditEntry
     from chat.pipeline import serving_context
+    from registry.models import Deployment
+    from registry.pipeline import deployment_run_inline
 
     settings.ARTIFACT_DIR = tmp_path
-    moves = AuditEntry.objects.filter(action=AuditAction.ALIAS_MOVE).count()
+    moves = AuditEntry.objects.filter(action=AuditAction.ALIAS_MOVE, target_id="production").count()
+    queued = []
+    monkeypatch.setattr("registry.pipeline.pipeline_queue", queued.append)  # the chain runs in process below
     call_command("train_guardrails", "--promote")
-    assert "production now serves release 2 (was 1)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "release 2 entered the deployment pipeline as deployment" in out
+    assert serving_context().release == 1  # nothing serves before the gate and a person's approval
+    deployment = Deployment.objects.get()
+    assert queued == [deployment.pk]
+    assert deployment.requested_by == "system:train_guardrails"
+    assert deployment.origin["kind"] == "retrain"
+    deployment_run_inline(deployment.pk, approver="mleng")
     cache.clear()
     ctx = serving_context()
     assert ctx.release == 2
     assert ctx.policy.version == "guardrail_policy:v3"
     assert ctx.policy.classifier is not None
     assert ctx.versions["intent_classifier"] == "intent_classifier:v1"  # the other components unchanged
-    assert AuditEntry.objects.filter(action=AuditAction.ALIAS_MOVE).count() == moves + 1
+    # one production move, plus the staging move the pipeline makes on the way
+    assert AuditEntry.objects.filter(action=AuditAction.ALIAS_MOVE, target_id="production").count() == moves + 1
 
 
 def test_train_guardrails_promote_without_production_is_a_clear_error(db, settings, tmp_path):

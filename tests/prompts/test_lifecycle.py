@@ -14,7 +14,6 @@ from prompts_app.rendering import TemplateInvalid
 from prompts_app.services import (
     PromptError,
     latest_run,
-    prompt_release_promote,
     prompt_release_rollback,
     prompt_version_approve,
     prompt_version_create,
@@ -22,6 +21,7 @@ from prompts_app.services import (
     prompt_version_release,
     prompt_version_submit,
 )
+from registry.pipeline import deployment_run_inline, staging_promote_request
 from registry.selectors import release_for_alias
 from tests.conftest import make_user
 
@@ -75,8 +75,14 @@ def test_the_whole_lifecycle_ends_with_the_bot_serving_the_new_version_and_rolls
     assert release_for_alias("staging") == staging
     with pytest.raises(PromptError):  # a double click releases once
         prompt_version_release(version=version, actor=author)
+    with django_capture_on_commit_callbacks(execute=False):  # the chain runs in process below
+        deployment = staging_promote_request(actor=reviewer, reason="gate passed")
+    assert deployment.origin == {"kind": "prompt", "prompt": version.label}
+    assert release_for_alias("production") == serving["release"]  # only the pipeline moves it
     with django_capture_on_commit_callbacks(execute=True):  # the alias cache is dropped on commit
-        promoted = prompt_release_promote(actor=reviewer, reason="gate passed")
+        deployment_run_inline(deployment.pk, approver="oncall")
+    promoted = deployment.release
+    assert promoted == staging
     assert release_for_alias("production") == promoted
 
     _serving_cache.clear()
@@ -97,7 +103,7 @@ def test_the_whole_lifecycle_ends_with_the_bot_serving_the_new_version_and_rolls
         AuditAction.PROMPT_APPROVE,
         AuditAction.EVAL_RUN,
         AuditAction.PROMPT_RELEASE,
-        AuditAction.PROMPT_PROMOTE,
+        AuditAction.DEPLOYMENT,
         AuditAction.PROMPT_ROLLBACK,
     } <= actions
     release_entry = AuditEntry.objects.filter(action=AuditAction.PROMPT_RELEASE).latest("sequence")

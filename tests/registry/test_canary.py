@@ -12,19 +12,19 @@ from audit.models import AuditAction, AuditEntry
 from chat.generation import GenerationError
 from chat.models import Trace
 from chat.pipeline import SessionState, run_turn
-from registry.models import AliasName, Canary, ComponentKind, MonitorEvent
+from registry.models import Canary, ComponentKind, MonitorEvent
 from registry.monitoring import canary_check, canary_evaluate, production_guard
+from registry.pipeline import canary_promote_request, deployment_run_inline
 from registry.selectors import canary_bucket, release_for_alias, release_for_session
 from registry.services import (
     RegistryError,
-    alias_move,
-    canary_promote,
     canary_start,
     canary_step,
     canary_stop,
     component_version_register,
     release_create,
 )
+from tests.conftest import gate_passed, production_set
 
 
 @pytest.fixture
@@ -39,7 +39,8 @@ def _release_with_generator(config: dict, note: str):
     version = component_version_register(
         kind=ComponentKind.GENERATOR, actor="mleng", framework="scripted", config=config
     )
-    return release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"), notes=note)
+    release = release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"), notes=note)
+    return gate_passed(release)
 
 
 def _start(release, capture, steps: int = 0):
@@ -76,7 +77,9 @@ def test_the_split_is_sticky_and_grows_with_each_approved_step(live, django_capt
     assert Trace.objects.get(trace_id=result.turn.trace_id).release == candidate.number
 
 
-def test_the_steps_end_in_promotion_and_a_stop_sends_everyone_back(live, django_capture_on_commit_callbacks):
+def test_the_steps_end_in_promotion_and_a_stop_sends_everyone_back(
+    live, golden_small, django_capture_on_commit_callbacks
+):
     baseline = release_for_alias("production")
     candidate = _release_with_generator({"provider": "local", "model_id": "local-grounded-responder"}, "candidate")
     canary = _start(candidate, django_capture_on_commit_callbacks, steps=3)
@@ -84,8 +87,13 @@ def test_the_steps_end_in_promotion_and_a_stop_sends_everyone_back(live, django_
     assert [s["percent"] for s in canary.steps] == [1, 10, 50, 100]
     with pytest.raises(RegistryError, match="promote it"):
         canary_step(actor="pm", expected_percent=100)
+    with django_capture_on_commit_callbacks(execute=False):  # the chain is run in process below
+        deployment = canary_promote_request(actor="pm", expected_percent=100)
+    assert deployment.origin == {"kind": "canary", "canary": canary.pk}
+    assert release_for_alias("production").pk == baseline.pk  # nothing moves before the pipeline and approval
+    assert Canary.objects.get().state == Canary.State.ACTIVE
     with django_capture_on_commit_callbacks(execute=True):
-        canary_promote(actor="pm")
+        deployment_run_inline(deployment.pk, approver="oncall")
     assert release_for_alias("production").pk == candidate.pk
     assert Canary.objects.get().state == Canary.State.PROMOTED
     assert release_for_session(uuid.uuid4()).pk == candidate.pk
@@ -221,7 +229,7 @@ def test_the_production_guard_rolls_back_on_a_hard_threshold_and_pages_on_a_soft
     first = release_for_alias("production")
     second = _release_with_generator({"provider": "local", "model_id": "local-grounded-responder"}, "second")
     with django_capture_on_commit_callbacks(execute=True):
-        alias_move(alias=AliasName.PRODUCTION, release=second, actor="mleng", reason="ship it")
+        production_set(second)
     now = timezone.now()
     # soft: hallucination 28/600 = 4.7% (over 3%, under 5%) pages once, no rollback
     _traces(second.number, 600, start=now, guardrail_reason=(28, "faithfulness"))
@@ -246,3 +254,39 @@ def test_the_production_guard_rolls_back_on_a_hard_threshold_and_pages_on_a_soft
     entry = AuditEntry.objects.get(action=AuditAction.GUARD, after__production=first.number)
     assert "error rate 24/1000" in entry.reason
     assert AuditEntry.objects.filter(action=AuditAction.RELEASE_ROLLBACK, actor="system:production-guard").exists()
+
+
+def test_a_canary_below_100_percent_or_of_an_ungated_release_is_refused(live, django_capture_on_commit_callbacks):
+    version = component_version_register(kind=ComponentKind.GENERATOR, actor="mleng", framework="local", config={})
+    ungated = release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"))
+    with pytest.raises(RegistryError, match="has not been evaluated"):
+        canary_start(release=ungated, actor="mleng")
+    from registry.services import release_gate_record
+
+    release_gate_record(release=ungated, run_id=7, passed=False)
+    ungated.refresh_from_db()
+    with pytest.raises(RegistryError, match="failed its evaluation gate"):
+        canary_start(release=ungated, actor="mleng")
+    candidate = _release_with_generator({"provider": "local", "model_id": "local-grounded-responder"}, "candidate")
+    _start(candidate, django_capture_on_commit_callbacks, steps=1)
+    with pytest.raises(RegistryError, match="serves 10%: step it up to 100%"):
+        canary_promote_request(actor="pm")
+
+
+def test_a_canary_rolled_back_while_its_promotion_waits_is_not_promoted(
+    live, golden_small, django_capture_on_commit_callbacks
+):
+    baseline = release_for_alias("production")
+    candidate = _release_with_generator({"provider": "local", "model_id": "local-grounded-responder"}, "candidate")
+    _start(candidate, django_capture_on_commit_callbacks, steps=3)
+    with django_capture_on_commit_callbacks(execute=False):
+        deployment = canary_promote_request(actor="pm")
+    with django_capture_on_commit_callbacks(execute=True):
+        canary_stop(actor="oncall", reason="errors on the canary")
+    from registry.targets import DeploymentError
+
+    with pytest.raises(DeploymentError, match="was not promoted"), django_capture_on_commit_callbacks(execute=True):
+        deployment_run_inline(deployment.pk, approver="oncall")
+    deployment.refresh_from_db()
+    assert "the canary this deployment promotes is stopped by a person" in deployment.failure
+    assert release_for_alias("production").pk == baseline.pk

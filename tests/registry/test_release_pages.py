@@ -6,14 +6,15 @@ from mangaconsole.roles import Role
 from registry.models import Canary, ComponentKind, Deployment
 from registry.selectors import release_for_alias
 from registry.services import component_version_register, release_create
-from tests.conftest import make_user
+from tests.conftest import gate_passed, make_user
 
 
 def _candidate():
     version = component_version_register(
         kind=ComponentKind.GENERATOR, actor="mleng", framework="local", config={"provider": "local", "max_tokens": 300}
     )
-    return release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"), notes="short")
+    release = release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"), notes="short")
+    return gate_passed(release)
 
 
 def test_deployments_page_starts_a_pipeline_and_shows_its_progress(
@@ -24,7 +25,7 @@ def test_deployments_page_starts_a_pipeline_and_shows_its_progress(
     assert client.get("/releases/deployments/").status_code == 403
     client.force_login(make_user("ml", Role.ML_ENGINEER))
     page = client.get("/releases/deployments/").content.decode()
-    assert f'<option value="{candidate.number}">release {candidate.number}: short</option>' in page
+    assert f'<option value="{candidate.number}">release {candidate.number}: short · gate passed</option>' in page
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post("/releases/deployments/start/", {"release": candidate.number})
     deployment = Deployment.objects.get()

@@ -18,19 +18,21 @@ from registry.selectors import release_for_alias
 from registry.services import (
     RegistryError,
     component_version_register,
-    production_promote_version,
+    release_cut_from_production,
     release_rollback,
     rollback_followup,
     rollbacks_resume,
 )
-from tests.conftest import make_user
+from tests.conftest import make_user, production_set
 
 
 def _promote_new(actor="system:test"):
     version = component_version_register(
         kind=ComponentKind.GENERATOR, actor=actor, framework="local", config={"provider": "local", "max_tokens": 300}
     )
-    return production_promote_version(version=version, actor=actor, notes="new generator", reason="test")[0]
+    release = release_cut_from_production(version=version, actor=actor, notes="new generator")
+    production_set(release)
+    return release
 
 
 @pytest.fixture

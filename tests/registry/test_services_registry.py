@@ -3,12 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEntry
 from registry.models import AliasEvent, AliasName, ComponentKind, ComponentVersion
 from registry.selectors import alias_previous_release, release_for_alias, release_served_at, release_versions
 from registry.services import RegistryError, alias_move, component_version_register, release_create
+from tests.conftest import production_set
 
 
 def _v(kind, **kw):
@@ -44,15 +46,16 @@ def test_alias_moves_keep_a_history_that_answers_what_served_when(db):
     gen1, gen2 = _v(ComponentKind.GENERATOR), _v(ComponentKind.GENERATOR)
     r1 = release_create(actor="system:test", versions=[gen1])
     r2 = release_create(actor="system:test", versions=[gen2], based_on=r1)
-    alias_move(alias=AliasName.PRODUCTION, release=r1, actor="system:test", reason="first")
+    alias_move(alias=AliasName.PRODUCTION, release=r1, actor="system:test", reason="first", bootstrap=True)
     between = timezone.now()
-    alias_move(alias=AliasName.PRODUCTION, release=r2, actor="system:test", reason="upgrade")
+    deployment = production_set(r2)
     assert release_for_alias(AliasName.PRODUCTION) == r2
     assert alias_previous_release(AliasName.PRODUCTION) == r1
     assert release_served_at(AliasName.PRODUCTION, between) == r1
     assert release_served_at(AliasName.PRODUCTION, between - timedelta(days=1)) is None
     events = list(AliasEvent.objects.filter(alias="production").order_by("at", "id"))
-    assert [(e.from_release, e.to_release, e.reason) for e in events] == [(None, r1, "first"), (r1, r2, "upgrade")]
+    upgrade = f"Deployment {deployment.pk}: promoted after approval by oncall"
+    assert [(e.from_release, e.to_release, e.reason) for e in events] == [(None, r1, "first"), (r1, r2, upgrade)]
     assert ComponentVersion.objects.get(pk=gen2.pk).status == "production"
     assert ComponentVersion.objects.get(pk=gen1.pk).status == "archived"
     moves = AuditEntry.objects.filter(action=AuditAction.ALIAS_MOVE).order_by("sequence")
@@ -60,3 +63,44 @@ def test_alias_moves_keep_a_history_that_answers_what_served_when(db):
         ({"release": None}, {"release": 1}),
         ({"release": 1}, {"release": 2}),
     ]
+
+
+def _deployment(release, *, passed, requested_by="pm", approved_by="oncall"):
+    from registry.models import STAGE_ORDER, Deployment, DeploymentStage
+
+    deployment = Deployment.objects.create(
+        release=release, requested_by=requested_by, approved_by=approved_by, requested_at=timezone.now()
+    )
+    for i, name in enumerate(STAGE_ORDER):
+        status = "passed" if name in passed else "pending"
+        DeploymentStage.objects.create(deployment=deployment, name=name, order=i, status=status)
+    return deployment
+
+
+def test_production_moves_forward_only_through_a_gated_approved_deployment(db):
+    r1 = release_create(actor="system:test", versions=[_v(ComponentKind.GENERATOR)])
+    r2 = release_create(actor="system:test", versions=[_v(ComponentKind.GENERATOR)], based_on=r1)
+    alias_move(alias=AliasName.PRODUCTION, release=r1, actor="system:test", bootstrap=True)
+    with pytest.raises(RegistryError, match="only for an empty registry"):
+        alias_move(alias=AliasName.PRODUCTION, release=r2, actor="system:test", bootstrap=True)
+    with pytest.raises(RegistryError, match="only through the deployment pipeline"):
+        alias_move(alias=AliasName.PRODUCTION, release=r2, actor="pm", reason="winner")
+    every = ["build", "evaluate", "staging", "smoke", "approve"]
+    with pytest.raises(RegistryError, match="has not passed offline evaluation gate"):
+        alias_move(alias=AliasName.PRODUCTION, release=r2, actor="pm", deployment=_deployment(r2, passed=["build"]))
+    with pytest.raises(RegistryError, match="has not passed approval"):
+        gated = _deployment(r2, passed=["build", "evaluate", "staging", "smoke"])
+        alias_move(alias=AliasName.PRODUCTION, release=r2, actor="pm", deployment=gated)
+    with pytest.raises(RegistryError, match="four-eyes"):
+        own = _deployment(r2, passed=every, requested_by="pm", approved_by="pm")
+        alias_move(alias=AliasName.PRODUCTION, release=r2, actor="pm", deployment=own)
+    with pytest.raises(RegistryError, match="not of release 1"):
+        alias_move(alias=AliasName.PRODUCTION, release=r1, actor="pm", deployment=_deployment(r2, passed=every))
+    with pytest.raises(RegistryError, match="never did"):
+        alias_move(alias=AliasName.PRODUCTION, release=r2, actor="oncall", rollback=True)
+    assert release_for_alias(AliasName.PRODUCTION) == r1
+    alias_move(alias=AliasName.PRODUCTION, release=r2, actor="oncall", deployment=_deployment(r2, passed=every))
+    cache.clear()  # the move drops the cached alias on commit, which a test transaction never reaches
+    assert release_for_alias(AliasName.PRODUCTION) == r2
+    # staging and canary are not production: they move freely
+    alias_move(alias=AliasName.STAGING, release=r1, actor="pm")

@@ -6,7 +6,9 @@ from django.utils import timezone
 
 from chat import intent
 from registry.models import ComponentKind
-from registry.services import RegistryError, component_version_register, production_promote_version
+from registry.pipeline import version_promote_request
+from registry.services import RegistryError, component_version_register
+from registry.targets import DeploymentError
 
 
 class Command(BaseCommand):
@@ -20,7 +22,9 @@ class Command(BaseCommand):
             "--compare", action="store_true", help="Also measure MiniLM embeddings + logistic regression"
         )
         parser.add_argument(
-            "--promote", action="store_true", help="Cut a release from production with this version and serve it"
+            "--promote",
+            action="store_true",
+            help="Cut a release from production with this version and send it through the deployment pipeline",
         )
 
     def handle(self, *args, **opts):
@@ -69,16 +73,21 @@ class Command(BaseCommand):
         out(self.style.SUCCESS(f"registered {version.version_id} ({path.name}, sha256 {digest[:12]}…)"))
         if opts["promote"]:
             try:
-                release, previous = production_promote_version(
+                deployment = version_promote_request(
                     version=version,
                     actor="system:train_intent",
                     notes=f"{version.version_id}, accuracy {m['accuracy']:.4f}",
                     reason=f"Promote {version.version_id}",
-                    evidence={"metrics": {"accuracy": m["accuracy"]}},
                 )
-            except RegistryError as exc:
+            except (RegistryError, DeploymentError) as exc:
                 raise CommandError(str(exc)) from exc
-            out(self.style.SUCCESS(f"production now serves release {release.number} (was {previous.number})"))
+            out(
+                self.style.SUCCESS(
+                    f"release {deployment.release.number} entered the deployment pipeline as deployment "
+                    f"{deployment.pk}: a worker runs its gate, staging and smoke test, then an ML or on-call "
+                    "engineer approves it on /releases/deployments/ before it serves production"
+                )
+            )
 
     def _compare(self, path, test_size, out):
         from sklearn.linear_model import LogisticRegression

@@ -10,7 +10,9 @@ from django.utils import timezone
 from guardrails import injection
 from guardrails.policy import DEFAULT_POLICY, validate_policy
 from registry.models import ComponentKind, ComponentVersion
-from registry.services import RegistryError, component_version_register, production_promote_version
+from registry.pipeline import version_promote_request
+from registry.services import RegistryError, component_version_register
+from registry.targets import DeploymentError
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "injection_train.jsonl"
 
@@ -26,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--data", default=str(DATA))
         parser.add_argument("--min-f1", type=float, default=0.9, help="Refuse to register below this held-out F1")
         parser.add_argument(
-            "--promote", action="store_true", help="Cut a release from production with this policy and serve it"
+            "--promote",
+            action="store_true",
+            help="Cut a release from production with this policy and send it through the deployment pipeline",
         )
 
     def handle(self, *args, **opts):
@@ -71,13 +75,18 @@ class Command(BaseCommand):
         out(self.style.SUCCESS(f"registered {version.version_id} ({path.name}, sha256 {digest[:12]}…)"))
         if opts["promote"]:
             try:
-                release, previous = production_promote_version(
+                deployment = version_promote_request(
                     version=version,
                     actor="system:train_guardrails",
                     notes=f"{version.version_id}, injection classifier F1 {m['f1']:.4f}",
                     reason=f"Serve guardrail policy {version.version_id}",
-                    evidence={"metrics": {k: m[k] for k in ("precision", "recall", "f1", "roc_auc")}},
                 )
-            except RegistryError as exc:
+            except (RegistryError, DeploymentError) as exc:
                 raise CommandError(str(exc)) from exc
-            out(self.style.SUCCESS(f"production now serves release {release.number} (was {previous.number})"))
+            out(
+                self.style.SUCCESS(
+                    f"release {deployment.release.number} entered the deployment pipeline as deployment "
+                    f"{deployment.pk}: a worker runs its gate, staging and smoke test, then an ML or on-call "
+                    "engineer approves it on /releases/deployments/ before it serves production"
+                )
+            )

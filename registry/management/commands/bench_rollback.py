@@ -3,7 +3,8 @@ rollback plus its post-rollback golden evaluation, end to end (US-1.3).
 
 A serving process (``manage.py shell``, the same pipeline daphne runs) takes a turn every 50 ms and
 prints the release that served it with a wall-clock time. This process promotes a throw-away
-release, waits until the server serves it, then calls the rollback service (what the button does)
+release through the deployment pipeline (run in process: gate, staging, smoke, approval), waits
+until the server serves it, then calls the rollback service (what the button does)
 and measures until the server's first turn from the restored release. Then it runs the follow-up
 (evaluation of the restored release on the golden dataset, alert) in process and times it.
 """
@@ -39,10 +40,11 @@ class Command(BaseCommand):
     def handle(self, *args, repeats, **options):
         from evaluation.services import eval_run_execute
         from registry.models import ComponentKind, Rollback
+        from registry.pipeline import deployment_run_inline, deployment_start
         from registry.selectors import release_for_alias
         from registry.services import (
             component_version_register,
-            production_promote_version,
+            release_cut_from_production,
             release_rollback,
             rollback_followup,
         )
@@ -81,8 +83,14 @@ class Command(BaseCommand):
                     config={"provider": "local", "model_id": "local-grounded-responder", "max_tokens": 400 + i},
                     notes="bench_rollback throw-away release",
                 )
-                new, _ = production_promote_version(
-                    version=version, actor="system:bench_rollback", notes="bench", reason="bench_rollback"
+                # The one path to production: the pipeline (gate, staging, smoke, a second person's approval).
+                new = release_cut_from_production(version=version, actor="system:bench_rollback", notes="bench")
+                deployment = deployment_start(release=new, actor="system:bench_rollback", queue=False)
+                t_deploy = time.time()
+                deployment_run_inline(deployment.pk, approver="system:bench_rollback_approver")
+                out(
+                    f"repeat {i + 1}: release {new.number} promoted through the pipeline "
+                    f"in {time.time() - t_deploy:.1f} s"
                 )
                 served_after(time.time(), new.number)
                 t0 = time.time()
