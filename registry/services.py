@@ -544,8 +544,12 @@ def _canary_changed() -> None:
 
 
 @transaction.atomic
-def canary_start(*, release: Release, actor, reason: str = "") -> Canary:
-    """Serve ``release`` to 1% of sessions beside production (sticky per session). One canary at a time."""
+def canary_start(*, release: Release, actor, reason: str = "", gate_waiver: str = "") -> Canary:
+    """Serve ``release`` to 1% of sessions beside production (sticky per session). One canary at a time.
+
+    Only a release whose evaluation gate passed may serve shoppers. ``gate_waiver`` (the
+    ``canary_drill`` command's injected-error release, never a page) starts it anyway and records
+    the waiver in the audit entry."""
     from registry.models import CANARY_STEPS
 
     production = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).first()
@@ -554,7 +558,7 @@ def canary_start(*, release: Release, actor, reason: str = "") -> Canary:
     if production.release_id == release.pk:
         raise RegistryError(f"release {release.number} already serves production")
     refused = release_eligibility(release, production.release)
-    if refused:
+    if refused and not gate_waiver.strip():
         raise RegistryError(f"{refused}; a canary serves real shoppers, so only a release whose gate passed may run")
     if Canary.objects.select_for_update().filter(state=Canary.State.ACTIVE).exists():
         raise RegistryError("a canary is already running: promote or stop it first")
@@ -574,6 +578,7 @@ def canary_start(*, release: Release, actor, reason: str = "") -> Canary:
         target_type="registry.canary",
         target_id=canary.pk,
         after={"release": release.number, "baseline": production.release.number, "percent": canary.percent},
+        evidence={"gate_waived": gate_waiver, "gate": refused} if refused else None,
         reason=reason or f"Canary of release {release.number} at {canary.percent}%",
     )
     _canary_changed()

@@ -267,6 +267,15 @@ def test_a_canary_below_100_percent_or_of_an_ungated_release_is_refused(live, dj
     ungated.refresh_from_db()
     with pytest.raises(RegistryError, match="failed its evaluation gate"):
         canary_start(release=ungated, actor="mleng")
+    with django_capture_on_commit_callbacks(execute=True):  # canary_drill's waiver is recorded, not silent
+        drill = canary_start(release=ungated, actor="system:canary-drill", gate_waiver="drill")
+    entry = AuditEntry.objects.filter(action=AuditAction.CANARY, target_id=str(drill.pk)).get()
+    assert entry.evidence == {
+        "gate_waived": "drill",
+        "gate": f"release {ungated.number} failed its evaluation gate (run 7)",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        canary_stop(actor="mleng", reason="drill over")
     candidate = _release_with_generator({"provider": "local", "model_id": "local-grounded-responder"}, "candidate")
     _start(candidate, django_capture_on_commit_callbacks, steps=1)
     with pytest.raises(RegistryError, match="serves 10%: step it up to 100%"):

@@ -63,7 +63,13 @@ class Command(BaseCommand):
             notes=f"canary drill ({error_rate:.0%} errors)",
         )
         try:
-            canary = canary_start(release=release, actor="system:canary-drill", reason="drill")
+            canary = canary_start(
+                release=release,
+                actor="system:canary-drill",
+                reason="drill",
+                # the drill's release fails on purpose; the audit entry records the waiver
+                gate_waiver="canary_drill: a release with injected errors, for the automatic rollback to catch",
+            )
         except RegistryError as exc:
             raise CommandError(str(exc)) from exc
         while canary.percent < percent:
