@@ -4,14 +4,19 @@ Client → server frames:
   {"type": "message", "text": "...", "client_msg_id": "..."}
   {"type": "feedback", "message_id": "...", "value": "up"|"down", "comment": "..."}
 Server → client frames:
-  {"type": "session", "session_id", "resumed", "token_budget", "tokens_used", "generator"}   (on connect)
+  {"type": "session", "session_id", "resume_token", "resumed", ["resume_refused"], "token_budget",
+   "tokens_used", "generator"}   (on connect)
   {"type": "token", "message_id", "text"}   (many), then
-  {"type": "replace", "message_id", "text", "verdict", "reason"}   when a guardrail replaced the streamed answer
-  {"type": "done", "message_id", "trace_id", "intent", "citations", "release", "guardrail", ...}
+  {"type": "replace", "message_id", "text", "verdict"}   when a guardrail replaced the streamed answer
+  {"type": "done", "message_id", "trace_id", "intent", "citations", "degraded", "tokens_used",
+   "token_budget", "latency_ms"}   (the release, guardrail checks and cost stay in the trace)
   {"type": "feedback_ack", "message_id", "value"}
   {"type": "error", "code", "detail"}   for anything wrong; the connection stays usable.
 
-Connect with ``?session=<uuid>`` to resume a session (its history and token usage come back).
+Connect with ``?session=<uuid>&token=<resume_token>`` to resume a session (its history and token
+usage come back): the token is the one the ``session`` frame gave the browser that opened it, and it
+is bound to the signed-in user, if any. A foreign or forged id starts a new session, and the
+``session`` frame says so in ``resume_refused``.
 """
 
 from __future__ import annotations
@@ -25,13 +30,11 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.utils import timezone
 
 from chat.embeddings import batcher
 from chat.generation import GenerationError, Usage
 from chat.pipeline import (
     NotServing,
-    SessionState,
     classify_turn,
     complete_turn,
     finish_turn,
@@ -39,78 +42,35 @@ from chat.pipeline import (
     serving_context,
     stream_guard,
 )
-from guardrails.pii import redact_text
+from chat.sessions import feedback_save, session_open
 
 log = logging.getLogger(__name__)
 _END = object()
 
 
-def session_attributes(user, region: str = "") -> dict:
-    """What experiment targeting sees of a session: user type (Prime members are in the "prime"
-    group), region (the storefront passes ?region=), and the user id."""
-    signed_in = getattr(user, "is_authenticated", False)
-    prime = signed_in and user.groups.filter(name="prime").exists()
-    return {
-        "user_type": "prime" if prime else "signed_in" if signed_in else "guest",
-        "region": region.upper()[:8],
-        "user_id": user.pk if signed_in else None,
-    }
+# What the public ``done`` frame carries. The trace keeps everything else: which release (and so
+# which experiment arm) served the turn, the guardrail checks that fired, the model chain and its
+# cost stay with the operators; a stranger who learns them can thumb one arm down into a harm stop
+# or probe the guardrails check by check.
+PUBLIC_DONE_FIELDS = (
+    "message_id",
+    "trace_id",
+    "intent",
+    "citations",
+    "degraded",
+    "tokens_used",
+    "token_budget",
+    "latency_ms",
+)
 
 
-def _open_session(resume: str | None, user, region: str = "") -> tuple[SessionState, bool]:
-    from chat.models import ChatMessage, ChatSession
-
-    now = timezone.now()
-    user_id = user.pk if getattr(user, "is_authenticated", False) else None
-    session = None
-    if resume:
-        try:
-            session = ChatSession.objects.filter(session_id=uuid.UUID(resume)).first()
-        except ValueError:
-            session = None
-    resumed = session is not None
-    if session is None:
-        session = ChatSession.objects.create(
-            session_id=uuid.uuid4(),
-            user_id=user_id,
-            created_at=now,
-            last_seen_at=now,
-            token_budget=settings.CHAT_SESSION_TOKEN_BUDGET,
-        )
-    recent = list(ChatMessage.objects.filter(session=session).order_by("-created_at", "-id")[:6])[::-1]
-    history = [{"role": m.role, "content": m.text} for m in recent]
-    state = SessionState(session.session_id, user_id, session.token_budget, session.tokens_used, history)
-    state.attributes = session_attributes(user, region)
-    return state, resumed
-
-
-def _save_feedback(state: SessionState, message_id: uuid.UUID, value: str, comment: str, known: dict) -> bool:
-    from chat.models import Feedback, Trace
-
-    info = known.get(message_id)
-    if info is None:
-        trace = Trace.objects.filter(message_id=message_id, session_id=state.session_id).first()
-        if trace is None:
-            return False
-        info = {"trace_id": trace.trace_id, "intent": trace.intent, "release": trace.release}
-    before = Feedback.objects.filter(message_id=message_id).values_list("value", flat=True).first()
-    Feedback.objects.update_or_create(
-        message_id=message_id,
-        defaults={
-            "session_id": state.session_id,
-            "trace_id": info["trace_id"],
-            "intent": info["intent"],
-            "release": info["release"],
-            "value": value,
-            "comment": redact_text(comment[:2000]),  # PII never stored in clear (US-10.3)
-            "created_at": timezone.now(),
-        },
-    )
-    if before != value:  # per-session totals for experiments: a changed thumb moves, it does not add
-        from experiments import rollup
-
-        delta = {f"thumbs_{value}": 1, **({f"thumbs_{before}": -1} if before else {})}
-        rollup.add({state.session_id: delta})
+def _encodable(frame) -> bool:
+    """JSON may spell a lone surrogate (``"\\ud800"``), which no UTF-8 text can hold: such a frame
+    is refused at the door instead of failing deep in a database write."""
+    try:
+        json.dumps(frame, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     return True
 
 
@@ -118,8 +78,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         resume = (query.get("session") or [None])[0]
+        token = (query.get("token") or [None])[0]
         region = (query.get("region") or [""])[0]
-        self.state, resumed = await sync_to_async(_open_session)(resume, self.scope.get("user"), region)
+        opened = await sync_to_async(session_open)(
+            resume=resume, token=token, user=self.scope.get("user"), region=region
+        )
+        self.state = opened.state
         self.turns: dict[uuid.UUID, dict] = {}
         self.busy = False
         await self.accept()
@@ -131,7 +95,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             {
                 "type": "session",
                 "session_id": str(self.state.session_id),
-                "resumed": resumed,
+                "resume_token": opened.resume_token,
+                "resumed": opened.resumed,
+                **({"resume_refused": opened.refused} if opened.refused else {}),
                 "token_budget": self.state.budget,
                 "tokens_used": self.state.tokens_used,
                 "generator": generator,
@@ -153,6 +119,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return await self._error("malformed_json", "The frame is not valid JSON.")
         if not isinstance(frame, dict):
             return await self._error("invalid_frame", "A frame is a JSON object with a 'type'.")
+        if not _encodable(frame):
+            return await self._error(
+                "undecodable_text",
+                "The frame holds text that is not valid Unicode (a lone surrogate); nothing was sent.",
+            )
         kind = frame.get("type")
         try:
             if kind == "message":
@@ -249,7 +220,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     "message_id": message_id,
                     "text": outcome.answer,
                     "verdict": outcome.verdict,
-                    "reason": outcome.reason,
                 }
             )
         payload = await sync_to_async(finish_turn, thread_sensitive=False)(
@@ -265,7 +235,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
         self.turns[turn.message_id] = {"trace_id": turn.trace_id, "intent": turn.intent, "release": turn.ctx.release}
         if not error:
-            await self._send({"type": "done", **payload})
+            await self._send({"type": "done", **{k: payload[k] for k in PUBLIC_DONE_FIELDS}})
 
     async def _on_feedback(self, frame: dict) -> None:
         value = frame.get("value")
@@ -278,7 +248,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             message_id = uuid.UUID(str(frame.get("message_id")))
         except ValueError:
             return await self._error("invalid_feedback", "Feedback needs the 'message_id' of an answer.")
-        saved = await sync_to_async(_save_feedback)(self.state, message_id, value, comment, self.turns)
+        saved = await sync_to_async(feedback_save)(self.state, message_id, value, comment, self.turns)
         if not saved:
             return await self._error("unknown_message", "No answer with that message_id in this session.")
         await self._send({"type": "feedback_ack", "message_id": str(message_id), "value": value})

@@ -8,6 +8,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
+from chat.consumers import PUBLIC_DONE_FIELDS
 from chat.models import ChatMessage, ChatSession, Feedback, Span, Trace
 from chat.routing import websocket_urlpatterns
 
@@ -57,7 +58,10 @@ def test_a_turn_streams_tokens_then_done_and_stores_its_trace(serving):
     assert not session["resumed"]
     assert done["type"] == "done"
     assert done["intent"] == "promotion"
-    assert done["release"] == 1
+    # a stranger learns neither the release (the experiment arm) nor the guardrail checks: the trace keeps them
+    assert set(done) == {"type", *PUBLIC_DONE_FIELDS}
+    assert "release" not in done
+    assert "guardrail" not in done
     assert "Berserk Deluxe" in text
     assert "on sale" in text
     assert done["citations"]
@@ -170,10 +174,91 @@ def test_a_session_resumes_with_its_history_and_token_usage(serving):
     async def second(ws):
         return await ws.receive_json_from()
 
-    resumed = chat(second, path=f"/ws/chat/?session={session['session_id']}")
+    resumed = chat(second, path=f"/ws/chat/?session={session['session_id']}&token={session['resume_token']}")
     assert resumed["resumed"] is True
     assert resumed["session_id"] == session["session_id"]
     assert resumed["tokens_used"] == used
+    assert "resume_refused" not in resumed
+
+
+def test_another_sessions_id_or_a_forged_token_starts_a_new_session_with_none_of_its_history(serving, monkeypatch):
+    from chat import consumers
+
+    async def victim(ws):
+        session = await ws.receive_json_from()
+        await ask(ws, "is chainsaw man vol 3 in stock")
+        return session
+
+    async def mine(ws):
+        return await ws.receive_json_from()
+
+    theirs, own = chat(victim), chat(mine)
+    seen = []  # (session id, history) of every turn the attacker's connections classify
+    real = consumers.classify_turn
+
+    def spy(state, *args, **kwargs):
+        seen.append((str(state.session_id), list(state.history)))
+        return real(state, *args, **kwargs)
+
+    monkeypatch.setattr(consumers, "classify_turn", spy)
+
+    async def attack(ws):
+        session = await ws.receive_json_from()
+        await ask(ws, "what did I ask before?")
+        return session
+
+    attempts = {
+        "no token": f"?session={theirs['session_id']}",
+        "my own token": f"?session={theirs['session_id']}&token={own['resume_token']}",
+        "forged": f"?session={theirs['session_id']}&token={theirs['resume_token'][:-4]}AAAA",
+    }
+    for label, query in attempts.items():
+        frame = chat(attack, path=f"/ws/chat/{query}")
+        assert frame["resumed"] is False, label
+        assert frame["session_id"] != theirs["session_id"], label
+        assert "not opened by this browser" in frame["resume_refused"], label
+        assert frame["tokens_used"] == 0, label
+    assert len(seen) == 3
+    assert all(history == [] for _, history in seen)  # nothing of the other session reached the prompt
+    assert theirs["session_id"] not in {sid for sid, _ in seen}
+
+
+def test_a_signed_in_shoppers_session_does_not_resume_for_another_account(serving):
+    from chat.sessions import resume_refusal, resume_token_for
+    from tests.conftest import make_user
+
+    alice, bob = make_user("alice"), make_user("bob")
+    session = ChatSession.objects.create(
+        session_id="00000000-0000-0000-0000-0000000000aa",
+        user_id=alice.pk,
+        created_at="2026-12-01T00:00:00Z",
+        last_seen_at="2026-12-01T00:00:00Z",
+        token_budget=100,
+    )
+    sid = str(session.session_id)
+    assert resume_refusal(session, sid, resume_token_for(sid, alice.pk), alice.pk) == ""
+    assert "another account" in resume_refusal(session, sid, resume_token_for(sid, alice.pk), bob.pk)
+    assert "another account" in resume_refusal(session, sid, resume_token_for(sid, bob.pk), bob.pk)
+    assert "another account" in resume_refusal(session, sid, resume_token_for(sid, None), None)
+
+
+def test_text_that_is_not_valid_unicode_gets_a_clear_error_and_the_connection_stays_usable(serving):
+    async def script(ws):
+        await ws.receive_json_from()
+        await ws.send_to(text_data='{"type": "message", "text": "hi \\ud800 there"}')
+        error = await ws.receive_json_from()
+        await ws.send_to(text_data='{"type": "feedback", "message_id": "x", "value": "up", "comment": "\\udfff"}')
+        second = await ws.receive_json_from()
+        text, done = await ask(ws, "do you ship to Canada?")
+        return error, second, done
+
+    error, second, done = chat(script)
+    assert error["type"] == "error"
+    assert error["code"] == "undecodable_text"
+    assert "not valid Unicode" in error["detail"]
+    assert second["code"] == "undecodable_text"
+    assert done["type"] == "done"
+    assert not ChatMessage.objects.filter(text__contains="hi ").exists()
 
 
 def test_past_the_token_budget_the_bot_degrades_instead_of_failing(serving, settings):

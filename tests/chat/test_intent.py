@@ -42,14 +42,25 @@ def test_a_bad_dataset_line_is_named(tmp_path):
         intent.load_dataset(bad)
 
 
-def test_training_twice_registers_version_2_and_promote_moves_production(serving, settings, tmp_path, capsys):
+def test_training_twice_registers_version_2_and_promote_goes_through_the_pipeline(
+    serving, golden_small, settings, tmp_path, capsys, django_capture_on_commit_callbacks
+):
+    from registry.models import Deployment
+    from registry.pipeline import deployment_run_inline
+
     settings.ARTIFACT_DIR = tmp_path
-    call_command("train_intent", "--promote")
+    with django_capture_on_commit_callbacks(execute=False):  # the chain runs in process below
+        call_command("train_intent", "--promote")
     out = capsys.readouterr().out
+    assert "release 2 entered the deployment pipeline" in out
+    assert [e.to_release.number for e in AliasEvent.objects.filter(alias="production")] == [1]
+    deployment = Deployment.objects.get()
+    assert deployment.origin == {"kind": "retrain", "version": "intent_classifier:v2"}
+    with django_capture_on_commit_callbacks(execute=True):
+        deployment_run_inline(deployment.pk, approver="mleng")
     v2 = ComponentVersion.objects.get(component__kind="intent_classifier", version=2)
     assert v2.metrics["accuracy"] >= 0.9
     assert v2.artifact_sha256
     assert v2.dataset_hash
     assert "registered intent_classifier:v2" in out
-    assert "production now serves release 2 (was 1)" in out
     assert [e.to_release.number for e in AliasEvent.objects.filter(alias="production").order_by("at")] == [1, 2]

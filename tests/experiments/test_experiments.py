@@ -273,7 +273,7 @@ def test_too_few_units_decide_nothing_and_a_win_goes_to_production_through_the_p
 
 
 def test_the_real_paths_keep_the_session_totals(serving, settings):
-    from chat.consumers import _save_feedback
+    from chat.sessions import feedback_save
     from experiments.models import SessionStat
 
     settings.CHAT_TRACE_WRITES_INLINE = True
@@ -281,8 +281,8 @@ def test_the_real_paths_keep_the_session_totals(serving, settings):
     first = run_turn(state, "do you ship to Canada?")
     run_turn(state, "I want to talk to a human")
     message_id = uuid.UUID(first.payload["message_id"])
-    assert _save_feedback(state, message_id, "up", "", {})
-    assert _save_feedback(state, message_id, "down", "changed my mind", {})  # a changed thumb moves
+    assert feedback_save(state, message_id, "up", "", {})
+    assert feedback_save(state, message_id, "down", "changed my mind", {})  # a changed thumb moves
     event_record(event_id="o-1", session_id=state.session_id, kind="conversion")
     event_record(event_id="o-1", session_id=state.session_id, kind="conversion")  # a repeat adds nothing
     event_record(event_id="c-1", session_id=state.session_id, kind="csat", value=4)

@@ -23,9 +23,13 @@
     return current;
   }
   function connect() {
+    // A session resumes only with the signed token this browser was given when it opened it.
     const session = localStorage.getItem("mangaassist.session");
+    const token = localStorage.getItem("mangaassist.resume_token");
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    ws = new WebSocket(`${proto}://${location.host}/ws/chat/` + (session ? `?session=${session}` : ""));
+    const query = session && token
+      ? `?session=${encodeURIComponent(session)}&token=${encodeURIComponent(token)}` : "";
+    ws = new WebSocket(`${proto}://${location.host}/ws/chat/` + query);
     ws.onopen = () => { retry = 0; };
     ws.onclose = () => {
       statusEl.textContent = "Disconnected; reconnecting…";
@@ -36,6 +40,7 @@
   function handle(frame) {
     if (frame.type === "session") {
       localStorage.setItem("mangaassist.session", frame.session_id);
+      localStorage.setItem("mangaassist.resume_token", frame.resume_token);
       statusEl.textContent = `Connected${frame.resumed ? " (conversation resumed)" : ""}. Session ${frame.session_id.slice(0, 8)}.`;
       statusEl.dataset.session = frame.session_id;
       document.getElementById("generator-note").textContent = frame.generator === "local"

@@ -15,8 +15,8 @@ from django.core.management.base import BaseCommand
 from django.test import override_settings
 from django.utils import timezone
 
-from chat.consumers import _save_feedback
 from chat.pipeline import SessionState, run_turn
+from chat.sessions import feedback_save
 from evaluation.annotation import AnnotationError, batch_create
 from evaluation.models import AnnotationBatch, GoldenEntry
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
                 answered += 1
                 if rng.random() < 0.5:
                     value = "up" if rng.random() < 0.7 else "down"
-                    _save_feedback(state, result.turn.message_id, value, "", {})
+                    feedback_save(state, result.turn.message_id, value, "", {})
                 if (i + 1) % 20 == 0:
                     self.stdout.write(f"  {i + 1}/{turns} turns")
         try:
