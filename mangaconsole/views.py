@@ -60,9 +60,18 @@ def landing_view_for(role: str):
     return landing
 
 
+HEALTH_DETAIL_PERMISSION = "mangaconsole.view_workerheartbeat"
+
+
 @public_view
 @never_cache
 @require_GET
 def healthz(request):
+    """Public for load balancers and uptime probes: the status alone (200 or 503). The checks behind
+    it (exception text, versions, worker host names) help an attacker more than a prober, so only a
+    signed-in user who may see worker heartbeats (on-call) gets them."""
     report = health_report()
-    return JsonResponse(report, status=200 if report["ok"] else 503)
+    status = 200 if report["ok"] else 503
+    if request.user.is_authenticated and request.user.has_perm(HEALTH_DETAIL_PERMISSION):
+        return JsonResponse(report, status=status)
+    return JsonResponse({"ok": report["ok"], "status": "ok" if report["ok"] else "unavailable"}, status=status)

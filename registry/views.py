@@ -3,6 +3,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from mangaconsole.access import console_view
+from mangaconsole.lib.redirects import redirect_back
 from registry.models import AliasName, Flag, GateStatus, MonitorEvent, Rollback
 from registry.selectors import release_for_alias, release_versions
 from registry.services import RegistryError, release_rollback, rollback_target
@@ -52,7 +53,7 @@ def rollback(request):
             f"Production now serves release {done.to_release.number} (was {done.from_release.number}); "
             "new turns use it within seconds. Its golden evaluation and the alert follow.",
         )
-    return redirect(request.POST.get("next") or "registry:production")
+    return redirect_back(request, "registry:production")
 
 
 @console_view(permission="registry.view_flag")
@@ -90,7 +91,7 @@ def flag_toggle(request, name):
         messages.error(request, f"Not changed: {exc}")
     else:
         messages.success(request, f"{labels[name]}: {'on' if enabled else 'off'}. Every process follows within 1 s.")
-    return redirect(request.POST.get("next") or "registry:flags")
+    return redirect_back(request, "registry:flags")
 
 
 # ------------------------------------------------------------------------ deployments (US-1.2)

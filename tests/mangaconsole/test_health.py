@@ -3,9 +3,19 @@
 import time
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from mangaconsole.models import WorkerHeartbeat
+from mangaconsole.roles import Role
+from tests.conftest import make_user
+
+
+@pytest.fixture
+def client(client, db):
+    """/healthz shows its checks to a signed-in on-call engineer (see the public tests below)."""
+    client.force_login(make_user("oncall-health", Role.ONCALL_ENGINEER))
+    return client
 
 
 def test_it_is_503_when_no_worker_ever_reported(db, client):
@@ -76,3 +86,19 @@ def test_redis_is_checked_when_configured(db, client, settings):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["redis"]["ok"] is False
+
+
+def test_anonymous_and_other_roles_get_the_status_alone(db, settings):
+    from django.test import Client
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # a failing check whose error text must not leak
+    WorkerHeartbeat.objects.create(worker="celery@secret-host-7", beat_at=timezone.now())
+    for user in (None, make_user("pm-health", Role.PRODUCT_MANAGER)):
+        visitor = Client()
+        if user is not None:
+            visitor.force_login(user)
+        response = visitor.get("/healthz")
+        assert response.status_code == 503
+        assert response.json() == {"ok": False, "status": "unavailable"}
+        assert b"secret-host" not in response.content
+        assert b"Error" not in response.content
