@@ -6,6 +6,7 @@ class AuditAction(models.TextChoices):
 
     ROLE_PERMISSIONS_SYNC = "roles.sync", "Role permissions synced"
     DEMO_USERS = "demo.users", "Demo users created"
+    LOGIN_LOCKOUT = "auth.lockout", "Account locked after repeated wrong passwords"
     CATALOG_LOAD = "catalog.load", "Catalog loaded"
     KNOWLEDGE_LOAD = "knowledge.load", "Knowledge documents loaded"
     ADMIN_ADD = "admin.add", "Added in admin"

@@ -11,7 +11,10 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
 
 from mangaconsole.roles import user_has_role
 
@@ -61,3 +64,28 @@ class HasRequiredPermission(BasePermission):
         if not perm:
             return False
         return bool(request.user and request.user.is_authenticated and request.user.has_perm(perm))
+
+
+class TokenAttemptThrottle(SimpleRateThrottle):
+    """Requests that present a token, counted per client address (rate ``token_attempt``)."""
+
+    scope = "token_attempt"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ThrottledTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication, throttled per address before the token is looked up.
+
+    DRF runs throttles after authentication, so a request with a wrong token is refused (401)
+    before any throttle counts it, and guessing tokens would be free. This counts every
+    token-bearing request first and answers 429 with Retry-After past the rate."""
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if header and header[0].lower() == self.keyword.lower().encode():
+            throttle = TokenAttemptThrottle()
+            if not throttle.allow_request(request, None):
+                raise Throttled(throttle.wait())
+        return super().authenticate(request)

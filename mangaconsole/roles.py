@@ -139,6 +139,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.ONCALL_ENGINEER: [
         "audit.view_auditentry",
         "mangaconsole.view_workerheartbeat",
+        # locked-out sign-ins (django-axes): see them, and unlock an account by deleting its attempt
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
         "django_celery_beat.view_periodictask",
         "django_celery_beat.view_intervalschedule",
         "django_celery_beat.view_crontabschedule",

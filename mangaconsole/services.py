@@ -58,3 +58,17 @@ def demo_users_ensure(*, password: str) -> list[tuple[str, str, bool]]:
             reason="Demo accounts, one per role",
         )
     return rows
+
+
+@transaction.atomic
+def login_lockout_record(*, username: str, ip_address: str | None, failures: int) -> None:
+    """Audit that ``username`` was locked after ``failures`` wrong passwords (django-axes' lockout)."""
+    audit_record(
+        actor="system:axes",
+        action=AuditAction.LOGIN_LOCKOUT,
+        target_type="auth.user",
+        target_id=username[:150] or "(blank)",
+        after={"locked": True, "failures": failures},
+        evidence={"ip_address": ip_address},
+        reason=f"{failures} wrong passwords in a row: sign-in locked for the cool-off period",
+    )

@@ -35,11 +35,52 @@ CHAT_TRACE_WRITES_INLINE = env("CHAT_TRACE_WRITES_INLINE", False, cast=bool)
 # Trained model artifacts (the registry records their path and checksum).
 ARTIFACT_DIR = Path(env("MANGACONSOLE_ARTIFACT_DIR", str(VAR_DIR / "artifacts")))
 
+# --- Production mode (S10, S26) ------------------------------------------------------------------
+# One switch, set by docker-compose.yml: MANGACONSOLE_PRODUCTION=1. It refuses the built-in secret key
+# and a wildcard host list at start-up, and turns on secure cookies, HSTS and the HTTPS redirect. Every
+# setting below exists in both modes and can be set on its own; production mode only changes defaults,
+# so a laptop (`make run`) and the stack run the same code.
+PRODUCTION = env("MANGACONSOLE_PRODUCTION", False, cast=bool)
 DEBUG = env("DJANGO_DEBUG", False, cast=bool)
-# A laptop default; any shared deployment sets DJANGO_SECRET_KEY (``manage.py check --deploy`` says so).
-SECRET_KEY = env("DJANGO_SECRET_KEY", "django-insecure-mangaconsole-local-only-change-me")
+_LAPTOP_SECRET_KEY = "django-insecure-mangaconsole-local-only-change-me"
+SECRET_KEY = env("DJANGO_SECRET_KEY", _LAPTOP_SECRET_KEY)
 ALLOWED_HOSTS = env("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"], cast=list)
 CSRF_TRUSTED_ORIGINS = env("DJANGO_CSRF_TRUSTED_ORIGINS", [], cast=list)
+if PRODUCTION:
+    from django.core.exceptions import ImproperlyConfigured
+
+    if SECRET_KEY == _LAPTOP_SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured(
+            "MANGACONSOLE_PRODUCTION is on but DJANGO_SECRET_KEY is the built-in laptop key (it is public): set "
+            "DJANGO_SECRET_KEY to a random value of 50 or more characters, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("MANGACONSOLE_PRODUCTION is on: DJANGO_SECRET_KEY needs 50 or more characters")
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "MANGACONSOLE_PRODUCTION is on but DJANGO_ALLOWED_HOSTS is empty or '*': list the host names the "
+            "console answers to, comma-separated"
+        )
+    if DEBUG:
+        raise ImproperlyConfigured("MANGACONSOLE_PRODUCTION is on: DJANGO_DEBUG must be off")
+# Behind a TLS-terminating proxy, the header it sets, e.g. "HTTP_X_FORWARDED_PROTO,https" (or
+# "HTTP_CLOUDFRONT_FORWARDED_PROTO,https" behind CloudFront). Unset: Django trusts no proxy header.
+_proxy_header = env("DJANGO_SECURE_PROXY_SSL_HEADER", [], cast=list)
+if _proxy_header and len(_proxy_header) != 2:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured('DJANGO_SECURE_PROXY_SSL_HEADER is "HEADER,value", e.g. "HTTP_X_FORWARDED_PROTO,https"')
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_header) if _proxy_header else None
+SECURE_SSL_REDIRECT = env("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION, cast=bool)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container's own health probe speaks plain HTTP
+SESSION_COOKIE_SECURE = env("DJANGO_SESSION_COOKIE_SECURE", PRODUCTION, cast=bool)
+CSRF_COOKIE_SECURE = env("DJANGO_CSRF_COOKIE_SECURE", PRODUCTION, cast=bool)
+SECURE_HSTS_SECONDS = env("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, cast=int)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION, cast=bool)
+SECURE_HSTS_PRELOAD = env("DJANGO_SECURE_HSTS_PRELOAD", PRODUCTION, cast=bool)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
@@ -55,6 +96,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "channels",
+    "axes",
+    "csp",
+    "drf_spectacular",
     "mangaconsole",
     "audit",
     "registry",
@@ -76,7 +120,30 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # last, as django-axes asks: it turns a locked-out login into the lockout page
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): scripts only from this site's static files, no inline script
+# or eval anywhere (Plotly figures are JSON read by static/mangaconsole/charts.js). Styles allow
+# inline attributes: Plotly sets them on the SVG it draws.
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "mangaconsole.urls"
 
@@ -249,7 +316,24 @@ ALERT_WEBHOOK_URL = env("ALERT_WEBHOOK_URL", "")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked-out username before the password is even checked
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Brute force (S11): AXES_FAILURE_LIMIT wrong passwords for one username, or from one address, lock
+# it for AXES_COOLOFF_MINUTES; a right password afterwards signs in and clears the count. By username,
+# a password guessed from many addresses is stopped; by address, one host spraying many usernames.
+# An administrator unlocks at once with `manage.py axes_reset_username <name>`.
+AXES_FAILURE_LIMIT = env("AXES_FAILURE_LIMIT", 10, cast=int)
+AXES_COOLOFF_TIME = timedelta(minutes=env("AXES_COOLOFF_MINUTES", 15, cast=float))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -257,7 +341,7 @@ LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
     # Token first, so an anonymous API call gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "mangaconsole.access.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -266,6 +350,25 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
+    # Throttles (S11): per user once signed in, per address before; token guesses are counted by
+    # mangaconsole.access.ThrottledTokenAuthentication before the token is even looked up.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", "60/min"),
+        "user": env("API_THROTTLE_USER", "1200/min"),
+        "token_attempt": env("API_THROTTLE_TOKEN_ATTEMPTS", "300/min"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MangaAssist Console API",
+    "DESCRIPTION": "Audit export and verification, offline evaluation runs, storefront events. "
+    "Authenticate with a session or `Authorization: Token <key>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # --- I18N, static ------------------------------------------------------------------------------------

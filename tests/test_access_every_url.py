@@ -127,6 +127,12 @@ def admin_samples(personas):
     CrontabSchedule.objects.create(minute="0")
     SolarSchedule.objects.create(event="sunrise", latitude=35.68, longitude=139.69)
     WorkerHeartbeat.objects.create(worker="sample", beat_at=timezone.now())
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    seen = {"user_agent": "t", "ip_address": "127.0.0.1", "username": "x", "http_accept": "*/*", "path_info": "/"}
+    AccessAttempt.objects.create(**seen, get_data="", post_data="", failures_since_start=1)
+    AccessLog.objects.create(**seen)
+    AccessFailureLog.objects.create(**seen)
     Product.objects.create(
         asin="B000000001",
         title="t",

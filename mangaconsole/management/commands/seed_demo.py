@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -19,11 +21,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--password", default=None, help="Password for new demo users (default $DEMO_PASSWORD or 'mangaassist')"
         )
+        parser.add_argument(
+            "--force-demo-accounts",
+            action="store_true",
+            help="In production mode (MANGACONSOLE_PRODUCTION=1), create the demo accounts anyway; their passwords "
+            "are then never printed (random unless --password or $DEMO_PASSWORD is given)",
+        )
 
     def handle(self, *args, **opts):
-        password = opts["password"] or env("DEMO_PASSWORD", "mangaassist")
+        production = settings.PRODUCTION
+        password = opts["password"] or env("DEMO_PASSWORD", "")
         roles_sync()
-        users = demo_users_ensure(password=password)
+        if production and not opts["force_demo_accounts"]:
+            users = None
+        else:
+            if not password:
+                # a laptop gets the documented password; production gets one nobody has seen
+                password = secrets.token_urlsafe(24) if production else "mangaassist"
+            users = demo_users_ensure(password=password)
         try:
             catalog = catalog_load(path=settings.DATA_DIR / "catalog.json")
         except DataFileError as exc:
@@ -56,7 +71,18 @@ class Command(BaseCommand):
         out("Next: `python manage.py kb_ingest` embeds the catalog, FAQ and policies for retrieval.")
         for problem in articles.problems:
             out(self.style.WARNING(f"  skipped: {problem}"))
+        if users is None:
+            out(
+                self.style.WARNING(
+                    "Production mode: no demo accounts were created (they have well-known names). Create real "
+                    "accounts with `manage.py createsuperuser` and the admin, or pass --force-demo-accounts."
+                )
+            )
+            return
         out("Demo accounts (one per role):")
         for username, role, created in users:
-            note = f"password {password}" if created else "existing account, password unchanged"
+            if production:
+                note = "created; password not shown (set it with `manage.py changepassword`)" if created else "existing"
+            else:
+                note = f"password {password}" if created else "existing account, password unchanged"
             out(f"  {username:<11} {Role.LABELS[role]:<20} {note}")
