@@ -4,6 +4,8 @@ import plotly.graph_objects as go
 from django.db.models import Count
 from django.db.models.functions import TruncDay
 
+from mangaconsole.lib.charts import figure_html
+
 
 def entries_per_day(qs) -> str:
     rows = list(
@@ -22,4 +24,4 @@ def entries_per_day(qs) -> str:
     fig.update_layout(
         barmode="stack", height=320, margin={"l": 40, "r": 10, "t": 30, "b": 40}, title="Entries per day by action"
     )
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    return figure_html(fig)

@@ -2,6 +2,8 @@
 
 import plotly.graph_objects as go
 
+from mangaconsole.lib.charts import figure_html
+
 
 def span_waterfall(trace, spans) -> str:
     if not spans:
@@ -25,4 +27,4 @@ def span_waterfall(trace, spans) -> str:
         title=f"Span timings (turn {trace.latency_ms:.1f} ms)",
         xaxis_title="ms from the start of the turn",
     )
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    return figure_html(fig)

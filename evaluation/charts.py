@@ -2,6 +2,8 @@
 
 import plotly.graph_objects as go
 
+from mangaconsole.lib.charts import figure_html
+
 TREND_METRICS = {
     "intent_accuracy": "Intent accuracy",
     "bertscore": "BERTScore",
@@ -12,7 +14,7 @@ TREND_METRICS = {
 
 
 def _html(fig) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    return figure_html(fig)
 
 
 def metric_trends(runs) -> str:

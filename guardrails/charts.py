@@ -2,6 +2,8 @@
 
 import plotly.graph_objects as go
 
+from mangaconsole.lib.charts import figure_html
+
 COLOURS = {
     "pass": "#2e7d32",
     "modified": "#f9a825",
@@ -12,7 +14,7 @@ COLOURS = {
 
 
 def _html(fig) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    return figure_html(fig)
 
 
 def blocks_by_check(per_check: list[dict]) -> str:

@@ -2,6 +2,8 @@
 
 import plotly.graph_objects as go
 
+from mangaconsole.lib.charts import figure_html
+
 RATES = [
     ("error_rate", "Errors", 0.01),
     ("slow_rate", "Turns over 3 s", 0.01),
@@ -40,4 +42,4 @@ def canary_arms(evidence: dict) -> str:
         yaxis_title="% of turns",
         legend={"orientation": "h", "y": -0.2},
     )
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    return figure_html(fig)
