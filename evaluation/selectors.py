@@ -1,4 +1,5 @@
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from evaluation.models import EvalRun
@@ -7,6 +8,8 @@ from evaluation.models import EvalRun
 def get_run_for_user(request, pk: int) -> EvalRun:
     if not request.user.has_perm("evaluation.view_evalrun"):
         raise PermissionDenied
+    if not 0 < pk < 2**63:  # the URL takes any digits; the database's bigint does not
+        raise Http404("No such evaluation run.")
     return get_object_or_404(
         EvalRun.objects.select_related("release", "baseline", "dataset_version__dataset", "prompt_version__template"),
         pk=pk,

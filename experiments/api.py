@@ -6,11 +6,9 @@ repeat answers 200 with ``"created": false`` and stores nothing new. A batch is 
 one bad event rejects the batch with the index and reason of every bad one, so nothing is half stored.
 """
 
-import uuid
-
 from django.db import transaction
-from django.utils.dateparse import parse_datetime
-from rest_framework import status
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,46 +18,56 @@ from experiments.services import ExperimentError, event_record
 MAX_BATCH = 500
 
 
-def _check(item) -> tuple[dict | None, str]:
-    if not isinstance(item, dict):
-        return None, "an event is a JSON object"
-    event_id = item.get("event_id")
-    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 100:
-        return None, "event_id is a non-empty string of at most 100 characters"
-    try:
-        session_id = uuid.UUID(str(item.get("session_id")))
-    except ValueError:
-        return None, "session_id is the chat session's UUID"
-    kind = item.get("kind")
-    if kind not in Event.Kind.values:
-        return None, f"kind is one of {', '.join(Event.Kind.values)}"
-    value = item.get("value", 1.0)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None, "value is a number"
-    if kind == Event.Kind.CSAT and not 1 <= value <= 5:
-        return None, "a CSAT value is between 1 and 5"
-    at = None
-    if item.get("at") is not None:
-        at = parse_datetime(str(item["at"]))
-        if at is None:
-            return None, "at is an ISO 8601 date-time"
-    return {"event_id": event_id.strip(), "session_id": session_id, "kind": kind, "value": value, "at": at}, ""
+class EventSerializer(serializers.Serializer):
+    event_id = serializers.CharField(max_length=100, trim_whitespace=True)
+    session_id = serializers.UUIDField(help_text="The chat session's id (the WebSocket's session frame)")
+    kind = serializers.ChoiceField(choices=Event.Kind.values)
+    value = serializers.FloatField(default=1.0, help_text="1 for conversion, resolution, escalation; 1-5 for CSAT")
+    at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs):
+        if attrs["kind"] == Event.Kind.CSAT and not 1 <= attrs["value"] <= 5:
+            raise serializers.ValidationError({"value": "a CSAT value is between 1 and 5"})
+        return attrs
+
+
+class EventResultSerializer(serializers.Serializer):
+    event_id = serializers.CharField()
+    created = serializers.BooleanField(help_text="false when this event_id was stored before (nothing new stored)")
+
+
+def _reason(errors) -> str:
+    """One line per bad event: 'field: message; …' from a serializer's errors."""
+    if isinstance(errors, dict):
+        return "; ".join(
+            f"{'event' if k == 'non_field_errors' else k}: {' '.join(map(str, v))}" for k, v in errors.items()
+        )
+    return " ".join(map(str, errors))
 
 
 class EventCreate(APIView):
     required_permission = "experiments.add_event"
 
+    @extend_schema(
+        request=EventSerializer(many=True),
+        responses={201: EventResultSerializer(many=True), 200: EventResultSerializer(many=True)},
+        description="One event object, or a list of 1 to 500 (a bad batch stores nothing and lists each bad event).",
+    )
     def post(self, request):
         payload = request.data
         batch = payload if isinstance(payload, list) else [payload]
         if not batch or len(batch) > MAX_BATCH:
             return Response({"error": f"send 1 to {MAX_BATCH} events"}, status=status.HTTP_400_BAD_REQUEST)
-        checked, errors = [], []
+        errors, checked = [], []
         for i, item in enumerate(batch):
-            event, reason = _check(item)
-            if event is None:
-                errors.append({"index": i, "error": reason})
-            checked.append(event)
+            if not isinstance(item, dict):
+                errors.append({"index": i, "error": "an event is a JSON object"})
+                continue
+            event = EventSerializer(data=item)
+            if not event.is_valid():
+                errors.append({"index": i, "error": _reason(event.errors)})
+                continue
+            checked.append(event.validated_data)
         if errors:
             return Response({"error": "no event stored", "events": errors}, status=status.HTTP_400_BAD_REQUEST)
         results = []

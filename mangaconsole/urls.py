@@ -26,5 +26,6 @@ urlpatterns = [
     path("api/audit/", include("audit.api_urls")),
     path("api/eval/", include("evaluation.api_urls")),
     path("api/events/", include("experiments.api_urls")),
+    path("api/schema/", views.api_schema, name="api_schema"),
     path("admin/", admin.site.urls),
 ]

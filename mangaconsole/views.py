@@ -3,6 +3,8 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import IsAuthenticated
 
 from mangaconsole.access import console_view, public_view
 from mangaconsole.roles import ROLE_FLOWS, Role, user_roles
@@ -75,3 +77,14 @@ def healthz(request):
     if request.user.is_authenticated and request.user.has_perm(HEALTH_DETAIL_PERMISSION):
         return JsonResponse(report, status=status)
     return JsonResponse({"ok": report["ok"], "status": "ok" if report["ok"] else "unavailable"}, status=status)
+
+
+class ApiSchema(SpectacularAPIView):
+    """GET /api/schema/ (``?format=json`` for JSON): the OpenAPI 3 schema of every API, for any
+    signed-in user or token (it describes endpoints; each endpoint still checks its own permission)."""
+
+    permission_classes = [IsAuthenticated]
+
+
+api_schema = ApiSchema.as_view()
+api_schema.any_logged_in_user = True  # for tests/test_access_every_url.py: login, no role

@@ -49,7 +49,9 @@ def test_a_shopper_chats_rates_and_an_engineer_finds_the_trace(browser, asgi_ser
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto("/chat/")
-    page.wait_for_function("document.querySelector('[data-testid=chat-status]').textContent.startsWith('Connected')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=chat-status]').textContent.startsWith('Connected')"
+    )
     assert "not an LLM" in page.get_by_test_id("generator-note").inner_text()
 
     deals = _ask(page, "any deals on Berserk Deluxe?", 1)

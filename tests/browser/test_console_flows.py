@@ -53,7 +53,7 @@ def test_a_compliance_officer_downloads_an_audit_export_that_parses(page, person
     page.wait_for_url("**/audit/export/")
     page.fill("#id_target_type", "chat.product")
     page.locator("#id_target_type").dispatch_event("change")
-    page.wait_for_function("document.querySelector('[data-testid=match-count]')?.textContent === '12'")
+    page.wait_for_function("() => document.querySelector('[data-testid=match-count]')?.textContent === '12'")
     assert page.get_by_test_id("chain-status").inner_text() == "intact"
 
     with page.expect_download() as info:

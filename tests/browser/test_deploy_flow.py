@@ -39,7 +39,9 @@ def _served_release(browser, base_url) -> int:
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto("/chat/")
-    page.wait_for_function("document.querySelector('[data-testid=chat-status]').textContent.startsWith('Connected')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=chat-status]').textContent.startsWith('Connected')"
+    )
     trace_id = _ask(page, "how much is Berserk Vol. 1?", 1).get_attribute("data-trace-id")
     deadline = time.monotonic() + 10
     while not Trace.objects.filter(trace_id=trace_id).exists() and time.monotonic() < deadline:
@@ -70,7 +72,7 @@ def test_oncall_promotes_through_the_pipeline_then_rolls_back(browser, asgi_serv
         page.wait_for_url("**/releases/deployments/*/")
         # the stages advance on the worker while the page polls: the evaluation is seen running
         page.wait_for_function(
-            "document.querySelector('[data-testid=stage-evaluate]').textContent === 'Running'", timeout=60_000
+            "() => document.querySelector('[data-testid=stage-evaluate]').textContent === 'Running'", timeout=60_000
         )
         assert "verified" in page.get_by_test_id("log-build").inner_text()
         page.get_by_test_id("approval").wait_for(state="visible", timeout=120_000)
@@ -86,7 +88,7 @@ def test_oncall_promotes_through_the_pipeline_then_rolls_back(browser, asgi_serv
         second_ctx, second = _login(browser, asgi_server, "oncall-e", f"/releases/deployments/{deployment.pk}/")
         second.get_by_test_id("approve").click()
         second.wait_for_function(
-            "document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
+            "() => document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
         )
         second_ctx.close()
         page.reload()
@@ -131,7 +133,7 @@ def test_oncall_promotes_through_the_pipeline_then_rolls_back(browser, asgi_serv
     ctx, auditor = _login(browser, asgi_server, "auditor-d", "/audit/export/")
     auditor.select_option("#id_action", "registry.rollback")
     auditor.locator("#id_action").dispatch_event("change")
-    auditor.wait_for_function("Number(document.querySelector('[data-testid=match-count]')?.textContent) >= 2")
+    auditor.wait_for_function("() => Number(document.querySelector('[data-testid=match-count]')?.textContent) >= 2")
     with auditor.expect_download() as info:
         auditor.get_by_test_id("download-csv").click()
     path = tmp_path / "audit.csv"

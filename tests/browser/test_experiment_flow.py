@@ -78,7 +78,7 @@ def test_a_product_manager_runs_an_ab_test_to_significance_and_promotes_it(
     page.fill("#id_arm1_weight", "50")
     page.get_by_test_id("save-experiment").click()
     page.get_by_test_id("start").click()
-    page.wait_for_function("document.querySelector('[data-testid=experiment-status]').textContent === 'Running'")
+    page.wait_for_function("() => document.querySelector('[data-testid=experiment-status]').textContent === 'Running'")
     experiment = Experiment.objects.get()
     assert [(v.release_id, v.weight) for v in experiment.variants.order_by("order")] == [
         (control.pk, 50),
@@ -125,7 +125,7 @@ def test_a_product_manager_runs_an_ab_test_to_significance_and_promotes_it(
     assert done["websocket"] == 6
     assert Trace.objects.filter(user_text__startswith="hi there").count() >= 6  # real turns, traced
     page.wait_for_function(
-        "document.querySelector('[data-testid=experiment-status]').textContent === 'Stopped'", timeout=30_000
+        "() => document.querySelector('[data-testid=experiment-status]').textContent === 'Stopped'", timeout=30_000
     )
     assert "Primary metric significant: arm arm1 wins" in page.get_by_test_id("stop-reason").inner_text()
     points = page.evaluate("document.getElementById('chart-effect').data[2].y.length")
@@ -161,7 +161,7 @@ def test_a_product_manager_runs_an_ab_test_to_significance_and_promotes_it(
         approver.click("button[type=submit]")
         approver.get_by_test_id("approve").click()
         approver.wait_for_function(
-            "document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
+            "() => document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
         )
         approver_ctx.close()
     assert release_for_alias("production").pk == candidate.pk
@@ -170,7 +170,9 @@ def test_a_product_manager_runs_an_ab_test_to_significance_and_promotes_it(
 
     chat = context.new_page()
     chat.goto("/chat/")
-    chat.wait_for_function("document.querySelector('[data-testid=chat-status]').textContent.startsWith('Connected')")
+    chat.wait_for_function(
+        "() => document.querySelector('[data-testid=chat-status]').textContent.startsWith('Connected')"
+    )
     trace_id = _ask(chat, "do you ship to Canada?", 1).get_attribute("data-trace-id")
     deadline = time.monotonic() + 10
     while not Trace.objects.filter(trace_id=trace_id).exists() and time.monotonic() < deadline:

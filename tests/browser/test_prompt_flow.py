@@ -56,7 +56,7 @@ def _approve_and_watch(page, url):
     page.get_by_test_id("run-status").wait_for()
     seen_progress = page.get_by_test_id("progress-bar").count() == 1
     page.wait_for_function(
-        "['Gate passed', 'Gate failed', 'Error']"
+        "() => ['Gate passed', 'Gate failed', 'Error']"
         ".includes(document.querySelector('[data-testid=run-status]')?.textContent)",
         timeout=120_000,
     )
@@ -68,7 +68,9 @@ def _chat_prompt_version(browser, base_url, n):
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto("/chat/")
-    page.wait_for_function("document.querySelector('[data-testid=chat-status]').textContent.startsWith('Connected')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=chat-status]').textContent.startsWith('Connected')"
+    )
     answer = _ask(page, "do you ship to Canada?", 1)
     trace_id = answer.get_attribute("data-trace-id")
     deadline = time.monotonic() + 10
@@ -121,7 +123,7 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
         approver.goto(reviewer.url)
         approver.get_by_test_id("approve").click()
         approver.wait_for_function(
-            "document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
+            "() => document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
         )
         approver_ctx.close()
         production = release_for_alias("production")
