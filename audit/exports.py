@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import orjson
 
 from audit.selectors import audit_rows
+from mangaconsole.lib.spreadsheet import SafeWriter
 
 CSV_COLUMNS = (
     "sequence",
@@ -44,7 +45,7 @@ def csv_stream(qs) -> Iterator[str]:
     The chain verification for the range travels in the response headers and the JSON export;
     the CSV stays one table so any spreadsheet or csv reader parses it.
     """
-    writer = csv.writer(_Echo())
+    writer = SafeWriter(csv.writer(_Echo()))  # no cell runs as a spreadsheet formula (OWASP)
     yield writer.writerow(CSV_COLUMNS)
     for entry in audit_rows(qs):
         yield writer.writerow(

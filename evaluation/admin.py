@@ -6,6 +6,7 @@ import io
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -24,6 +25,7 @@ from evaluation.models import (
 )
 from evaluation.services import ENTRY_FIELDS, DatasetError, dataset_version_create, entry_content
 from mangaconsole.lib.admin import ReadOnlyAdmin
+from mangaconsole.lib.spreadsheet import SafeWriter, cell_restore
 
 LIST_FIELDS = ("turns", "required", "prohibited", "tags")
 
@@ -45,7 +47,7 @@ def rows_from_upload(name: str, data: bytes) -> list[dict]:
         missing = {"key", "category", "query", "reference"} - set(reader.fieldnames or [])
         if missing:
             raise DatasetError(f"the CSV has no column for: {', '.join(sorted(missing))}")
-        return list(reader)
+        return [{k: cell_restore(v) for k, v in row.items()} for row in reader]  # undo the export's quoting
     try:
         if name.lower().endswith(".jsonl"):
             return [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -69,7 +71,7 @@ def version_export(version: DatasetVersion, fmt: str) -> HttpResponse:
         response = HttpResponse(body, content_type="application/json")
     else:
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(ENTRY_FIELDS))
+        writer = SafeWriter(csv.DictWriter(out, fieldnames=list(ENTRY_FIELDS)))  # no formulas (OWASP)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: json.dumps(v, ensure_ascii=False) if k in LIST_FIELDS else v for k, v in row.items()})
@@ -103,7 +105,17 @@ class GoldenDatasetAdmin(ReadOnlyAdmin):
             upload = form.cleaned_data["file"]
             retire = [k.strip() for k in form.cleaned_data["retire"].split(",") if k.strip()]
             try:
+                if upload.size > settings.GOLDEN_IMPORT_MAX_BYTES:
+                    raise DatasetError(
+                        f"the file is {upload.size:,} bytes; an import takes at most "
+                        f"{settings.GOLDEN_IMPORT_MAX_BYTES:,} (GOLDEN_IMPORT_MAX_BYTES): split it into versions"
+                    )
                 rows = rows_from_upload(upload.name, upload.read())
+                if len(rows) > settings.GOLDEN_IMPORT_MAX_ROWS:
+                    raise DatasetError(
+                        f"the file holds {len(rows):,} entries; an import takes at most "
+                        f"{settings.GOLDEN_IMPORT_MAX_ROWS:,} (GOLDEN_IMPORT_MAX_ROWS)"
+                    )
                 version = dataset_version_create(
                     dataset=dataset, rows=rows, retire=retire, actor=request.user, notes=form.cleaned_data["notes"]
                 )

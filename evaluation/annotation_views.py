@@ -20,6 +20,7 @@ from evaluation import annotation as svc
 from evaluation import annotation_charts as charts
 from evaluation.models import AnnotationBatch, AnnotationItem, AnnotationTask, TrainingCandidate
 from mangaconsole.access import console_view
+from mangaconsole.lib.spreadsheet import SafeWriter
 
 ANNOTATE = "evaluation.annotate"
 VIEW = "evaluation.view_annotationbatch"
@@ -236,7 +237,7 @@ def batch_scores(request, pk: int):
     batch = get_object_or_404(AnnotationBatch, pk=pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="annotation_batch_{batch.pk}.csv"'
-    writer = csv.writer(response)
+    writer = SafeWriter(csv.writer(response))  # annotators' comments never run as formulas (OWASP)
     writer.writerow(
         [
             "item", "trace_id", "intent", "release", "annotator", *svc.SCALES, "purchase", "flags", "comment",

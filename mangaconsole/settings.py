@@ -390,6 +390,9 @@ WHITENOISE_USE_FINDERS = env("WHITENOISE_USE_FINDERS", True, cast=bool)
 
 # --- Project ------------------------------------------------------------------------------------------
 AUDIT_EXPORT_HTML_MAX_ROWS = env("AUDIT_EXPORT_HTML_MAX_ROWS", 2000, cast=int)
+# Golden dataset imports (the admin's upload): larger files are refused with the reason, nothing saved.
+GOLDEN_IMPORT_MAX_BYTES = env("GOLDEN_IMPORT_MAX_BYTES", 5 * 1024 * 1024, cast=int)
+GOLDEN_IMPORT_MAX_ROWS = env("GOLDEN_IMPORT_MAX_ROWS", 5000, cast=int)
 
 LOGGING = {
     "version": 1,
