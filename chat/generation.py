@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from chat.retrieval import Hit
+from mangaconsole.lib.secret_refs import SecretError, secret_resolve
 
 STRICT_SUFFIX = (
     "STRICT MODE: your previous answer stated facts the context does not support. Use only sentences you can "
@@ -253,7 +254,9 @@ def stream_bedrock(prompt: Prompt, *, config: dict, client=None) -> Iterator[str
 
 
 # ---------------------------------------------------------------------------- openai-compatible
-def stream_openai_compatible(prompt: Prompt, *, config: dict, http_client=None) -> Iterator[str | Usage]:
+def stream_openai_compatible(
+    prompt: Prompt, *, config: dict, http_client=None, secrets_client=None
+) -> Iterator[str | Usage]:
     import httpx
 
     base = config["base_url"].rstrip("/")
@@ -265,7 +268,12 @@ def stream_openai_compatible(prompt: Prompt, *, config: dict, http_client=None) 
         "temperature": 0.0 if prompt.strict else float(config.get("temperature", 0.2)),
         "stream_options": {"include_usage": True},
     }
-    headers = {"Authorization": f"Bearer {config['api_key']}"} if config.get("api_key") else {}
+    headers = {}
+    if config.get("api_key_ref"):  # named by reference, read now (mangaconsole.lib.secret_refs)
+        try:
+            headers = {"Authorization": f"Bearer {secret_resolve(config['api_key_ref'], client=secrets_client)}"}
+        except SecretError as exc:
+            raise GenerationError("provider_misconfigured", str(exc)) from exc
     client = http_client or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
     stop, usage, produced = "end_turn", {}, []
     try:

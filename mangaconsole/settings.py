@@ -390,6 +390,10 @@ WHITENOISE_USE_FINDERS = env("WHITENOISE_USE_FINDERS", True, cast=bool)
 
 # --- Project ------------------------------------------------------------------------------------------
 AUDIT_EXPORT_HTML_MAX_ROWS = env("AUDIT_EXPORT_HTML_MAX_ROWS", 2000, cast=int)
+# Secrets named by reference in component configs (mangaconsole.lib.secret_refs): the region of AWS
+# Secrets Manager, and how long a resolved secret is kept in a process before it is read again.
+AWS_REGION = env("AWS_REGION", "us-east-1")
+SECRET_CACHE_SECONDS = env("SECRET_CACHE_SECONDS", 300, cast=int)
 # Golden dataset imports (the admin's upload): larger files are refused with the reason, nothing saved.
 GOLDEN_IMPORT_MAX_BYTES = env("GOLDEN_IMPORT_MAX_BYTES", 5 * 1024 * 1024, cast=int)
 GOLDEN_IMPORT_MAX_ROWS = env("GOLDEN_IMPORT_MAX_ROWS", 5000, cast=int)

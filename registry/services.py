@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import audit_record
 from guardrails.policy import DEFAULT_POLICY
+from mangaconsole.lib.secret_refs import literal_secrets
 from registry.models import (
     Alias,
     AliasEvent,
@@ -58,6 +59,13 @@ def component_version_register(
 ) -> ComponentVersion:
     """Register the next version of a component (1, 2, 3…). Locks the component row so two
     registrations at once get different numbers."""
+    leaked = literal_secrets(config or {})
+    if leaked:
+        raise RegistryError(
+            f"the config holds a literal secret at {', '.join(leaked)}: a registered config is copied into the "
+            "append-only audit log for ever, so name the secret by reference instead, e.g. "
+            '"api_key_ref": "env:OPENAI_API_KEY" or "api_key_ref": "aws-secretsmanager:<secret id>"'
+        )
     component, _ = Component.objects.get_or_create(kind=ComponentKind(kind))
     component = Component.objects.select_for_update().get(pk=component.pk)
     latest = component.versions.aggregate(m=Max("version"))["m"] or 0

@@ -222,12 +222,13 @@ def sse_server():
     server.shutdown()
 
 
-def test_openai_compatible_streams_deltas_and_reads_usage(sse_server):
+def test_openai_compatible_streams_deltas_and_reads_usage(sse_server, monkeypatch):
+    monkeypatch.setenv("TEST_LLM_KEY", "k")
     config = {
         "provider": "openai_compatible",
         "base_url": sse_server,
         "model_id": "llama-3.1-8b-instruct",
-        "api_key": "k",
+        "api_key_ref": "env:TEST_LLM_KEY",  # the key itself is read at call time, never stored
         "max_tokens": 64,
     }
     text, usage = _split(list(stream_openai_compatible(_prompt(), config=config)))
