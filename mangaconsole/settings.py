@@ -405,5 +405,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     # presidio logs every recognizer it loads and every analysis at INFO
-    "loggers": {"presidio-analyzer": {"level": "WARNING"}, "presidio-anonymizer": {"level": "WARNING"}},
+    "loggers": {
+        "presidio-analyzer": {"level": "WARNING"},
+        "presidio-anonymizer": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # django-axes logs every sign-in at INFO; lockouts are audited
+    },
 }

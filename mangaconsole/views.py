@@ -1,4 +1,4 @@
-from django.http import JsonResponse
+from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
@@ -18,6 +18,8 @@ def home(request):
         from django.contrib.auth.views import redirect_to_login
 
         return redirect_to_login(request.get_full_path())
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     roles = user_roles(request.user)
     if len(roles) == 1:
         return redirect(f"landing_{roles[0]}")
@@ -45,6 +47,7 @@ def _flows_for(user, role: str) -> list[dict]:
 
 def landing_view_for(role: str):
     @console_view(role=role)
+    @require_GET
     def landing(request):
         return render(
             request,

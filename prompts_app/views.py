@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from evaluation.models import EvalRun
 from mangaconsole.access import console_view
@@ -25,6 +25,7 @@ from registry.targets import DeploymentError
 
 
 @console_view(permission="prompts_app.view_promptversion")
+@require_GET
 def index(request):
     return render(request, "prompts/index.html", {**selectors.prompt_overview(), "reason_form": ReasonForm()})
 
@@ -71,6 +72,7 @@ def template_detail(request, name):
 
 
 @console_view(permission="prompts_app.view_promptversion")
+@require_GET
 def version_detail(request, pk):
     version = selectors.get_version_for_user(request, pk)
     others = list(version.template.versions.exclude(pk=version.pk))
