@@ -50,7 +50,9 @@ def main() -> int:
     args = parser.parse_args()
     production = compose_environment(Path(args.compose), os.environ)
     with tempfile.TemporaryDirectory() as scratch:
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG")}
+        # only what the stack's containers would have: none of this shell's Django or test switches
+        inherited = ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+        env = {k: v for k, v in os.environ.items() if k not in inherited}
         env.update(production)
         env["MANGACONSOLE_VAR_DIR"] = scratch
         command = [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING"]

@@ -22,7 +22,8 @@ def test_deployments_page_starts_a_pipeline_and_shows_its_progress(
 ):
     candidate = _candidate()
     client.force_login(make_user("pm", Role.PRODUCT_MANAGER))
-    assert client.get("/releases/deployments/").status_code == 403
+    assert client.get("/releases/deployments/").status_code == 200  # a PM follows their winner's deployment
+    assert client.post("/releases/deployments/start/", {"release": candidate.number}).status_code == 403
     client.force_login(make_user("ml", Role.ML_ENGINEER))
     page = client.get("/releases/deployments/").content.decode()
     assert f'<option value="{candidate.number}">release {candidate.number}: short · gate passed</option>' in page
