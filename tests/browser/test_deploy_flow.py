@@ -10,6 +10,7 @@ from pathlib import Path
 
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
+from playwright.sync_api import expect
 
 from chat.models import Trace
 from mangaconsole.celery import app
@@ -91,7 +92,10 @@ def test_oncall_promotes_through_the_pipeline_then_rolls_back(browser, asgi_serv
             "() => document.querySelector('[data-testid=deployment-state]').textContent === 'Promoted'", timeout=60_000
         )
         second_ctx.close()
-        page.reload()
+        # the requester's page polls and reloads itself once the deployment finishes; a screenshot waits
+        # for that, and on-call goes on in a new tab (a navigation could collide with the page's reload)
+        expect(page.get_by_test_id("deployment-state")).to_have_text("Promoted", timeout=30_000)
+        page.wait_for_timeout(1500)
         page.screenshot(path=str(shots / "deployment-page.png"), full_page=True)
         deployment.refresh_from_db()
         assert deployment.approved_by == "oncall-e"
@@ -100,6 +104,9 @@ def test_oncall_promotes_through_the_pipeline_then_rolls_back(browser, asgi_serv
         assert _served_release(browser, asgi_server) == candidate.number
 
         # one click on the on-call landing page rolls production back
+        page.close()
+        page = ctx.new_page()
+        page.set_default_timeout(30_000)
         page.goto("/")
         page.get_by_test_id("rollback-reason").fill("drill: shorter answers confuse shoppers")
         page.get_by_test_id("rollback-button").click()

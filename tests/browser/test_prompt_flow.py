@@ -128,6 +128,11 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
         approver_ctx.close()
         production = release_for_alias("production")
         assert production != first_production
+        # the reviewer's deployment page reloads itself when the deployment finishes: a navigation of that
+        # page could collide with its reload, so the reviewer goes on in a new tab
+        reviewer.close()
+        reviewer = reviewer_ctx.new_page()
+        reviewer.set_default_timeout(30_000)
         reviewer.goto("/prompts/")
         assert f"release {production.number}" in reviewer.get_by_test_id("production-release").inner_text()
         time.sleep(1.5)  # the alias cache of daphne's process lives 1 s
