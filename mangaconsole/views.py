@@ -91,3 +91,19 @@ class ApiSchema(SpectacularAPIView):
 
 api_schema = ApiSchema.as_view()
 api_schema.any_logged_in_user = True  # for tests/test_access_every_url.py: login, no role
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """django-axes' lockout page (AXES_LOCKOUT_CALLABLE): who is locked, after how many wrong
+    passwords, and for how long, in words; 429 like axes' own."""
+    from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+
+    cool_off = get_cool_off(request)
+    minutes = round(cool_off.total_seconds() / 60) if cool_off else None
+    context = {
+        "failure_limit": get_failure_limit(request, credentials),
+        "username": get_client_username(request, credentials) or "",
+        "minutes": minutes,
+        "seconds": int(cool_off.total_seconds()) if cool_off else None,
+    }
+    return render(request, "registration/locked_out.html", context, status=429)
