@@ -73,7 +73,7 @@ def test_schemathesis_finds_no_server_error_in_any_operation(live_server, transa
             "--checks",
             "not_a_server_error",
             "--max-examples",
-            "40",
+            "20",
             "--workers",
             "1",
             "--seed",
