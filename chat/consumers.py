@@ -4,8 +4,9 @@ Client → server frames:
   {"type": "message", "text": "...", "client_msg_id": "..."}
   {"type": "feedback", "message_id": "...", "value": "up"|"down", "comment": "..."}
 Server → client frames:
-  {"type": "session", "session_id", "resume_token", "resumed", ["resume_refused"], "token_budget",
-   "tokens_used", "generator"}   (on connect)
+  {"type": "session", "session_id", "resume_token", "resumed", ["resume_refused"], "history",
+   "idle_minutes", "token_budget", "tokens_used", "generator"}   (on connect; "history" is a resumed
+   session's earlier messages: [{"role", "text", and for answers "message_id", "citations", "feedback"}])
   {"type": "token", "message_id", "text"}   (many), then
   {"type": "replace", "message_id", "text", "verdict"}   when a guardrail replaced the streamed answer
   {"type": "done", "message_id", "trace_id", "intent", "citations", "degraded", "tokens_used",
@@ -98,6 +99,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "resume_token": opened.resume_token,
                 "resumed": opened.resumed,
                 **({"resume_refused": opened.refused} if opened.refused else {}),
+                "history": opened.transcript,
+                "idle_minutes": settings.CHAT_SESSION_IDLE_MINUTES,
                 "token_budget": self.state.budget,
                 "tokens_used": self.state.tokens_used,
                 "generator": generator,
@@ -251,4 +254,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         saved = await sync_to_async(feedback_save)(self.state, message_id, value, comment, self.turns)
         if not saved:
             return await self._error("unknown_message", "No answer with that message_id in this session.")
-        await self._send({"type": "feedback_ack", "message_id": str(message_id), "value": value})
+        await self._send(
+            {"type": "feedback_ack", "message_id": str(message_id), "value": value, "comment": bool(comment.strip())}
+        )

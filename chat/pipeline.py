@@ -235,10 +235,12 @@ def classify_turn(
         spans,
     )
     turn.safe_mode = flags["kill_switch"]
+    # Over the budget a catalog or policy question still gets its top source (k=1, no history), from the
+    # local responder, which costs no tokens: the budget bounds the conversation's spend, not its use.
     turn.needs_retrieval = (
-        intent in NEEDS_RETRIEVAL and not degraded and pre.blocked is None and flags["retrieval"] and not turn.safe_mode
+        intent in NEEDS_RETRIEVAL and pre.blocked is None and flags["retrieval"] and not turn.safe_mode
     )
-    if not flags["llm_generation"]:
+    if not flags["llm_generation"] or degraded:
         turn.generator_config = {"provider": "local", "model_id": "local-grounded-responder", "max_tokens": 400}
     if turn.safe_mode or not flags["retrieval"] or not flags["llm_generation"] or switched_off:
         _span(spans, "flags", t0, time.perf_counter(), time.perf_counter(), outputs=dict(flags))
@@ -287,7 +289,7 @@ def complete_turn(
             turn.text,
             embedder_version=ctx.embedder_version,
             intent=turn.intent,
-            k=1 if turn.tight else 3,
+            k=1 if turn.tight or turn.degraded else 3,
             config=ctx.reranker_config,
             timings=timings,
             query_vector=query_vector,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -23,6 +24,7 @@ from guardrails.pii import redact_text
 
 RESUME_SALT = "chat.session.resume"
 HISTORY_TURNS = 6  # messages of history the prompt sees on a resumed session
+TRANSCRIPT_MESSAGES = 40  # messages a reloaded page draws
 
 
 @dataclass
@@ -31,6 +33,7 @@ class OpenedSession:
     resumed: bool
     resume_token: str
     refused: str = ""  # why a requested resume started a new session instead ('' when none was asked)
+    transcript: list[dict] | None = None  # a resumed session's earlier turns, for the page to draw
 
 
 def session_attributes(user, region: str = "") -> dict:
@@ -63,7 +66,43 @@ def resume_refusal(session: ChatSession | None, requested: str, token: str, user
         return "that conversation was not opened by this browser: a new one started"
     if data.get("u") != user_id or session.user_id != user_id:
         return "that conversation belongs to another account: a new one started"
+    idle = timedelta(minutes=settings.CHAT_SESSION_IDLE_MINUTES)
+    if session.last_seen_at and timezone.now() - session.last_seen_at > idle:
+        return (
+            f"that conversation was idle for more than {settings.CHAT_SESSION_IDLE_MINUTES} minutes: a new one started"
+        )
     return ""
+
+
+def session_transcript(session: ChatSession, *, limit: int = TRANSCRIPT_MESSAGES) -> list[dict]:
+    """The session's last ``limit`` messages, oldest first, as the page draws them: the shopper's
+    text, and each answer with its message id, citations and the thumb given to it."""
+    messages = list(ChatMessage.objects.filter(session=session).order_by("-created_at", "-id")[:limit])[::-1]
+    traces = {
+        t.trace_id: t.citations
+        for t in Trace.objects.filter(trace_id__in=[m.trace_id for m in messages if m.trace_id]).only(
+            "trace_id", "citations"
+        )
+    }
+    thumbs = dict(
+        Feedback.objects.filter(message_id__in=[m.message_id for m in messages]).values_list("message_id", "value")
+    )
+    return [
+        {
+            "role": m.role,
+            "text": m.text,
+            **(
+                {
+                    "message_id": str(m.message_id),
+                    "citations": traces.get(m.trace_id, []),
+                    "feedback": thumbs.get(m.message_id),
+                }
+                if m.role == ChatMessage.Role.ASSISTANT
+                else {}
+            ),
+        }
+        for m in messages
+    ]
 
 
 def session_open(*, resume: str | None, token: str | None, user, region: str = "") -> OpenedSession:
@@ -93,7 +132,8 @@ def session_open(*, resume: str | None, token: str | None, user, region: str = "
     history = [{"role": m.role, "content": m.text} for m in recent]
     state = SessionState(session.session_id, user_id, session.token_budget, session.tokens_used, history)
     state.attributes = session_attributes(user, region)
-    return OpenedSession(state, resumed, resume_token_for(session.session_id, user_id), refused)
+    transcript = session_transcript(session) if resumed else []
+    return OpenedSession(state, resumed, resume_token_for(session.session_id, user_id), refused, transcript)
 
 
 def feedback_save(state: SessionState, message_id: uuid.UUID, value: str, comment: str, known: dict) -> bool:

@@ -283,6 +283,34 @@ def experiment_pause(*, experiment: Experiment, actor) -> Experiment:
 
 
 @transaction.atomic
+def experiments_pause_for_production(*, production, actor, reason: str) -> list[dict]:
+    """Pause every running experiment that serves a release other than ``production`` (a rollback
+    moved production back: an experiment's control and arms would keep serving what was rolled back).
+    Runs inside the caller's transaction (the rollback's), audited per experiment. Returns
+    [{"kind": "experiment", "id", "name"}] of the paused ones."""
+    paused = []
+    running = Experiment.objects.select_for_update().filter(status=Experiment.Status.RUNNING)
+    for experiment in running:
+        serves = set(experiment.variants.values_list("release_id", flat=True))
+        if not serves - {production.pk}:
+            continue
+        Experiment.objects.filter(pk=experiment.pk).update(status=Experiment.Status.PAUSED, stop_reason=reason)
+        audit_record(
+            actor=actor,
+            action=AuditAction.EXPERIMENT,
+            target_type="experiments.experiment",
+            target_id=experiment.pk,
+            before={"status": "running"},
+            after={"status": "paused", "stop_reason": reason},
+            reason=reason,
+        )
+        paused.append({"kind": "experiment", "id": experiment.pk, "name": experiment.name})
+    if paused:
+        _dropped()
+    return paused
+
+
+@transaction.atomic
 def experiment_stop(*, experiment: Experiment, actor, reason: str, decision: dict | None = None) -> Experiment:
     if not reason.strip():
         raise ExperimentError("say why the experiment stops: the reason goes into the audit log")

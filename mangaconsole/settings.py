@@ -30,6 +30,8 @@ KB_CHUNK_OVERLAP_WORDS = env("KB_CHUNK_OVERLAP_WORDS", 30, cast=int)
 # Chat: per-session token budget (US-6.1) and the longest message accepted.
 CHAT_SESSION_TOKEN_BUDGET = env("CHAT_SESSION_TOKEN_BUDGET", 5000, cast=int)
 CHAT_MAX_MESSAGE_CHARS = env("CHAT_MAX_MESSAGE_CHARS", 2000, cast=int)
+# A conversation idle this long is not resumed: the next visit starts a new one (and a new budget).
+CHAT_SESSION_IDLE_MINUTES = env("CHAT_SESSION_IDLE_MINUTES", 30, cast=int)
 # Off the hot path by default (a writer thread bulk-inserts); inline only where a test needs it.
 CHAT_TRACE_WRITES_INLINE = env("CHAT_TRACE_WRITES_INLINE", False, cast=bool)
 # Trained model artifacts (the registry records their path and checksum).

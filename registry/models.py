@@ -178,6 +178,11 @@ class Rollback(models.Model):
     targets_result = models.JSONField(
         default=dict, blank=True, help_text="{target: outcome} of shifting deployment targets (SageMaker) back"
     )
+    paused = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Allocations the rollback paused in its transaction: [{kind: experiment|canary, id, name}]",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.core.cache import cache
 
-from registry.models import Alias, AliasEvent, AliasName, Canary, ComponentVersion, Flag, Release
+from registry.models import Alias, AliasEvent, AliasName, Canary, ComponentVersion, Flag, FlagName, Release
 from registry.services import ALIAS_CACHE_KEY, CANARY_CACHE_KEY, FLAG_DEFAULTS, FLAGS_CACHE_KEY
 
 # Per-process caches (local memory by default) may hold a moved alias this long at most, so a
@@ -46,8 +46,9 @@ def canary_bucket(session_id, canary_id: int) -> float:
 
 def release_for_session(session_id=None, attributes: dict | None = None) -> Release | None:
     """The release that serves this session: the canary's for the sessions in its share, else the
-    arm of a running experiment the session is enrolled in (its exposure logged once), else production."""
-    if session_id is not None:
+    arm of a running experiment the session is enrolled in (its exposure logged once), else production.
+    The global kill switch takes precedence over every allocation: everyone gets production."""
+    if session_id is not None and not flags_current().get(FlagName.KILL_SWITCH.value, False):
         canary = canary_current()
         if canary is not None:
             canary_id, release_id, percent = canary

@@ -389,12 +389,20 @@ def release_rollback(*, actor, reason: str, expected_release: int | None = None)
         reason=f"Rollback: {reason}",
         rollback=True,
     )
+    # A rollback takes precedence over every allocation: experiments and a canary that would keep
+    # serving other releases are paused in this same transaction (each audited).
+    from experiments.services import experiments_pause_for_production
+
+    why = f"Paused by the rollback of production from release {current.number} to {target.number}: {reason}"
+    paused = experiments_pause_for_production(production=target, actor=actor, reason=why)
+    paused += _canary_stop_for_production(production=target, actor=actor, reason=why)
     rollback = Rollback.objects.create(
         from_release=current,
         to_release=target,
         requested_by=_actor_label(actor),
         reason=reason,
         requested_at=timezone.now(),
+        paused=paused,
     )
     audit_record(
         actor=actor,
@@ -402,13 +410,32 @@ def release_rollback(*, actor, reason: str, expected_release: int | None = None)
         target_type="registry.rollback",
         target_id=rollback.pk,
         before={"production": current.number},
-        after={"production": target.number, "state": "alias_moved"},
+        after={"production": target.number, "state": "alias_moved", "paused": paused},
         reason=reason,
     )
     from registry.tasks import rollback_followup_task
 
     transaction.on_commit(lambda: rollback_followup_task.delay(rollback.pk))
     return rollback
+
+
+def _canary_stop_for_production(*, production: Release, actor, reason: str) -> list[dict]:
+    """Stop the active canary unless it serves ``production`` itself (inside the caller's transaction)."""
+    canary = Canary.objects.select_for_update().filter(state=Canary.State.ACTIVE).exclude(release=production).first()
+    if canary is None:
+        return []
+    Canary.objects.filter(pk=canary.pk).update(state=Canary.State.STOPPED, finished_at=timezone.now())
+    audit_record(
+        actor=actor,
+        action=AuditAction.CANARY,
+        target_type="registry.canary",
+        target_id=canary.pk,
+        before={"state": "active", "percent": canary.percent},
+        after={"state": "stopped"},
+        reason=reason,
+    )
+    _canary_changed()
+    return [{"kind": "canary", "id": canary.pk, "name": f"canary of release {canary.release.number}"}]
 
 
 def _advance(rollback: Rollback, frm: int, to: int, **fields) -> bool:
@@ -452,6 +479,7 @@ def rollback_followup(rollback_id: int, *, clients: dict | None = None) -> Rollb
                 f"Reason: {rollback.reason}\n"
                 f"Post-rollback evaluation: run {rollback.eval_run_id or 'not started (no golden dataset)'}."
                 + "".join(f"\n{target}: {outcome}" for target, outcome in rollback.targets_result.items())
+                + "".join(f"\nPaused: {p['kind']} {p['id']} ({p['name']})" for p in rollback.paused)
             ),
             payload={
                 "event": "rollback",
@@ -461,6 +489,7 @@ def rollback_followup(rollback_id: int, *, clients: dict | None = None) -> Rollb
                 "reason": rollback.reason,
                 "eval_run": rollback.eval_run_id,
                 "targets": rollback.targets_result,
+                "paused": rollback.paused,
             },
         )
         _advance(rollback, State.EVAL_QUEUED, State.ALERTED, alert_result=result)

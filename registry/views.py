@@ -48,10 +48,12 @@ def rollback(request):
     except RegistryError as exc:
         messages.error(request, f"No rollback: {exc}")
     else:
+        paused = "; ".join(f"{p['name']} paused" for p in done.paused)
         messages.success(
             request,
             f"Production now serves release {done.to_release.number} (was {done.from_release.number}); "
-            "new turns use it within seconds. Its golden evaluation and the alert follow.",
+            "new turns use it within seconds. Its golden evaluation and the alert follow."
+            + (f" Every allocation that served another release stopped: {paused}." if paused else ""),
         )
     return redirect_back(request, "registry:production")
 

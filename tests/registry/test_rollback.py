@@ -197,3 +197,67 @@ def test_two_people_clicking_at_once_produce_exactly_one_alias_move(transactiona
     assert sum("Production now serves release" in a for a in answers) == 1
     assert sum("No rollback: production is release" in a for a in answers) == 1
     assert release_for_alias("production") == serving["release"]
+
+
+def test_a_rollback_pauses_every_experiment_and_canary_that_serves_another_release(
+    two_releases, settings, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from experiments.models import Experiment
+    from experiments.services import experiment_create, experiment_start
+    from registry.models import Canary
+    from registry.selectors import release_for_session
+    from registry.services import canary_start, release_create
+    from tests.conftest import gate_passed
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    first, second = two_releases
+    version = component_version_register(kind=ComponentKind.GENERATOR, actor="m", framework="local", config={})
+    third = gate_passed(release_create(actor="m", versions=[version], based_on=second))
+    other = gate_passed(release_create(actor="m", versions=[version], based_on=first))
+    arms = [
+        {"key": "control", "name": "Production", "release": second, "weight": 50},
+        {"key": "arm1", "name": "Third", "release": third, "weight": 50},
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment = experiment_create(actor="pm", name="during a rollback", hypothesis="h", arms=arms)
+        experiment_start(experiment=experiment, actor="pm")
+        canary_start(release=other, actor="oncall")
+    sessions = [uuid.uuid4() for _ in range(60)]
+    before = {release_for_session(s).number for s in sessions}
+    assert {second.number, third.number} <= before  # both arms serve before the rollback
+    with django_capture_on_commit_callbacks(execute=True):
+        rollback = release_rollback(actor="oncall", reason="bad answers", expected_release=second.number)
+        rollback_followup(rollback.pk)
+    experiment.refresh_from_db()
+    assert experiment.status == Experiment.Status.PAUSED
+    assert experiment.stop_reason.startswith(f"Paused by the rollback of production from release {second.number}")
+    assert Canary.objects.get().state == Canary.State.STOPPED
+    assert [p["kind"] for p in Rollback.objects.get().paused] == ["experiment", "canary"]
+    assert {release_for_session(s).number for s in [uuid.uuid4() for _ in range(60)] + sessions} == {first.number}
+    alert = next(m for m in mail.outbox if "rolled back" in m.subject)
+    assert f"Paused: experiment {experiment.pk} (during a rollback)" in alert.body
+    paused_entry = AuditEntry.objects.filter(action=AuditAction.EXPERIMENT, after__status="paused").get()
+    assert paused_entry.actor == "oncall"
+    with pytest.raises(Exception, match="control arm must be production"):
+        experiment_start(experiment=experiment, actor="pm")  # it cannot resume serving the rolled-back release
+
+
+def test_the_kill_switch_takes_precedence_over_experiment_arms(two_releases, django_capture_on_commit_callbacks):
+    from experiments.services import experiment_create, experiment_start
+    from registry.selectors import release_for_session
+    from registry.services import flag_set, release_create
+    from tests.conftest import gate_passed
+
+    _, second = two_releases
+    version = component_version_register(kind=ComponentKind.GENERATOR, actor="m", framework="local", config={})
+    third = gate_passed(release_create(actor="m", versions=[version], based_on=second))
+    arms = [
+        {"key": "control", "name": "Production", "release": second, "weight": 10},
+        {"key": "arm1", "name": "Third", "release": third, "weight": 90},
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment_start(experiment=experiment_create(actor="pm", name="k", hypothesis="h", arms=arms), actor="pm")
+        flag_set(name="kill_switch", enabled=True, actor="oncall", reason="incident")
+    assert {release_for_session(uuid.uuid4()).number for _ in range(40)} == {second.number}

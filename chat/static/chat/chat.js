@@ -1,51 +1,95 @@
 // MangaAssist chat: one WebSocket, streamed answers, citations, thumbs up/down with a comment.
+// A reload resumes the conversation (the session frame carries its earlier messages) with the signed
+// token this browser was given; "New conversation" starts afresh; a cut connection reconnects.
 (function () {
   const log = document.getElementById("log");
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
   const statusEl = document.getElementById("status");
-  const tpl = document.getElementById("answer-tpl");
+  const longNote = document.getElementById("long-note");
+  const answerTpl = document.getElementById("answer-tpl");
+  const SESSION = "mangaassist.session", TOKEN = "mangaassist.resume_token";
   const answers = {};   // message_id -> element
-  let ws, current = null, retry = 0;
+  let ws, current = null, retry = 0, fresh = false, pending = null;
 
   function scroll() { log.scrollTop = log.scrollHeight; }
-  function add(cls, text) {
+  function addUser(text) {
     const div = document.createElement("div");
-    div.className = "msg " + cls; div.textContent = text; log.appendChild(div); scroll(); return div;
+    div.className = "msg user"; div.textContent = text; log.appendChild(div); scroll(); return div;
+  }
+  function addError(text) {
+    const div = document.createElement("div");
+    div.className = "msg error"; div.setAttribute("role", "alert"); div.textContent = text; log.appendChild(div); scroll();
+  }
+  function newAnswer(messageId) {
+    const el = answerTpl.content.firstElementChild.cloneNode(true);
+    el.dataset.messageId = messageId; log.appendChild(el); answers[messageId] = el; return el;
   }
   function bubble(messageId) {
-    if (!current || current.dataset.messageId !== messageId) {
-      current = answers[messageId] || tpl.content.firstElementChild.cloneNode(true);
-      if (!answers[messageId]) {
-        current.dataset.messageId = messageId; log.appendChild(current); answers[messageId] = current;
-      }
-    }
+    if (!current || current.dataset.messageId !== messageId) current = answers[messageId] || newAnswer(messageId);
     return current;
   }
+  function finishAnswer(el, messageId, citations, feedback) {
+    el.dataset.testid = "answer";
+    el.setAttribute("data-testid", "answer");
+    const ol = el.querySelector(".citations");
+    ol.textContent = "";
+    (citations || []).forEach((c) => {
+      const li = document.createElement("li"); li.textContent = `${c.title} (${c.source})`; ol.appendChild(li);
+    });
+    el.querySelector(".feedback").hidden = false;
+    wireFeedback(el, messageId, feedback);
+  }
+  function drawHistory(history) {
+    log.textContent = "";
+    for (const m of history || []) {
+      if (m.role === "user") { addUser(m.text); continue; }
+      const el = newAnswer(m.message_id);
+      el.querySelector(".text").textContent = m.text;
+      finishAnswer(el, m.message_id, m.citations, m.feedback);
+    }
+    scroll();
+  }
   function connect() {
-    // A session resumes only with the signed token this browser was given when it opened it.
-    const session = localStorage.getItem("mangaassist.session");
-    const token = localStorage.getItem("mangaassist.resume_token");
+    const session = fresh ? null : localStorage.getItem(SESSION);
+    const token = fresh ? null : localStorage.getItem(TOKEN);
+    fresh = false;
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const query = session && token
       ? `?session=${encodeURIComponent(session)}&token=${encodeURIComponent(token)}` : "";
     ws = new WebSocket(`${proto}://${location.host}/ws/chat/` + query);
     ws.onopen = () => { retry = 0; };
     ws.onclose = () => {
+      if (ws.replaced) return;
+      setBusy(false);
       statusEl.textContent = "Disconnected; reconnecting…";
       setTimeout(connect, Math.min(5000, 500 * 2 ** retry++));
     };
     ws.onmessage = (event) => handle(JSON.parse(event.data));
   }
+  function newConversation() {
+    localStorage.removeItem(SESSION); localStorage.removeItem(TOKEN);
+    fresh = true; current = null; longNote.hidden = true;
+    for (const k of Object.keys(answers)) delete answers[k];
+    log.textContent = "";
+    if (ws) { ws.replaced = true; ws.close(); }
+    connect();
+    input.focus();
+  }
   function handle(frame) {
     if (frame.type === "session") {
-      localStorage.setItem("mangaassist.session", frame.session_id);
-      localStorage.setItem("mangaassist.resume_token", frame.resume_token);
-      statusEl.textContent = `Connected${frame.resumed ? " (conversation resumed)" : ""}. Session ${frame.session_id.slice(0, 8)}.`;
+      localStorage.setItem(SESSION, frame.session_id);
+      localStorage.setItem(TOKEN, frame.resume_token);
+      if (frame.resumed) drawHistory(frame.history);
+      else log.textContent = "";
+      const note = frame.resume_refused ? ` A new conversation started (${frame.resume_refused}).` : "";
+      statusEl.textContent = `Connected${frame.resumed ? " (conversation resumed)" : ""}. Session ${frame.session_id.slice(0, 8)}.${note}`;
       statusEl.dataset.session = frame.session_id;
+      longNote.hidden = !(frame.tokens_used >= frame.token_budget);
       document.getElementById("generator-note").textContent = frame.generator === "local"
         ? "Answers come from the local grounded responder: it quotes our catalog and policies; it is not an LLM."
         : frame.generator ? `Answers are generated by ${frame.generator}.` : "The bot is not serving yet.";
+      if (pending) { const text = pending; pending = null; send(text, true); }
     } else if (frame.type === "token") {
       bubble(frame.message_id).querySelector(".text").textContent += frame.text; scroll();
     } else if (frame.type === "replace") {
@@ -60,42 +104,58 @@
         : "The first draft of this answer did not pass our safety checks and was replaced.";
       scroll();
     } else if (frame.type === "done") {
-      const el = answers[frame.message_id] || current;
-      if (el) {
-        el.dataset.traceId = frame.trace_id;
-        el.dataset.testid = "answer";
-        el.setAttribute("data-testid", "answer");
-        const ol = el.querySelector(".citations");
-        (frame.citations || []).forEach((c) => {
-          const li = document.createElement("li"); li.textContent = `${c.title} (${c.source})`; ol.appendChild(li);
-        });
-        el.querySelector(".feedback").hidden = false;
-        wireFeedback(el, frame.message_id);
-      }
-      current = null; setBusy(false);
+      const el = answers[frame.message_id] || current || newAnswer(frame.message_id);
+      el.dataset.traceId = frame.trace_id;
+      finishAnswer(el, frame.message_id, frame.citations, null);
+      longNote.hidden = !frame.degraded;
+      current = null; setBusy(false); scroll();
     } else if (frame.type === "feedback_ack") {
       const el = answers[frame.message_id];
-      if (el) el.querySelector(".ack").textContent = "Thanks for the feedback.";
+      if (el) el.querySelector(".ack").textContent = frame.comment ? "Thanks: your comment was sent." : "Thanks for the feedback.";
     } else if (frame.type === "error") {
-      add("error", frame.detail); current = null; setBusy(false);
+      addError(frame.detail); current = null; setBusy(false);
     }
   }
-  function wireFeedback(el, messageId) {
-    const send = (value) => {
-      el.querySelectorAll(".feedback button").forEach((b) => b.classList.toggle("chosen", b.classList.contains(value)));
-      ws.send(JSON.stringify({ type: "feedback", message_id: messageId, value, comment: el.querySelector(".comment").value }));
-    };
-    el.querySelector(".up").onclick = () => send("up");
-    el.querySelector(".down").onclick = () => send("down");
+  function wireFeedback(el, messageId, given) {
+    const box = el.querySelector(".feedback");
+    const comment = box.querySelector(".comment"), sendComment = box.querySelector(".send-comment");
+    let chosen = given || null;
+    function show() {
+      box.querySelectorAll(".thumb").forEach((b) => {
+        const on = b.dataset.value === chosen;
+        b.classList.toggle("chosen", on); b.setAttribute("aria-pressed", on ? "true" : "false");
+      });
+      comment.disabled = sendComment.disabled = !chosen;
+    }
+    function sendFeedback() {
+      if (!chosen || !ws || ws.readyState !== WebSocket.OPEN) return;
+      ws.send(JSON.stringify({ type: "feedback", message_id: messageId, value: chosen, comment: comment.value }));
+    }
+    box.querySelectorAll(".thumb").forEach((b) => {
+      b.onclick = () => { chosen = b.dataset.value; show(); sendFeedback(); comment.focus(); };
+    });
+    comment.onkeydown = (event) => { if (event.key === "Enter") { event.preventDefault(); sendFeedback(); } };
+    sendComment.onclick = sendFeedback;
+    show();
   }
   function setBusy(busy) { document.getElementById("send").disabled = busy; }
+  function send(text, echo) {
+    if (echo) addUser(text);
+    ws.send(JSON.stringify({ type: "message", text, client_msg_id: String(Date.now()) }));
+    setBusy(true);
+  }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value.trim();
-    if (!text || !ws || ws.readyState !== WebSocket.OPEN) return;
-    add("user", text);
-    ws.send(JSON.stringify({ type: "message", text, client_msg_id: String(Date.now()) }));
-    input.value = ""; setBusy(true);
+    if (!text) return;
+    input.value = "";
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      // the connection is being restored: the message goes out as soon as it is back
+      pending = text; statusEl.textContent = "Reconnecting… your message will be sent."; return;
+    }
+    send(text, true);
   });
+  document.getElementById("new-conversation").addEventListener("click", newConversation);
+  document.getElementById("new-conversation-2").addEventListener("click", newConversation);
   connect();
 })();

@@ -1,5 +1,6 @@
 """Benchmark: rollback click → first turn served by the restored release, in another process; and
-rollback plus its post-rollback golden evaluation, end to end (US-1.3).
+rollback plus its post-rollback golden evaluation, end to end (US-1.3), with an A/B experiment
+running at the moment of the click (the rollback must pause it: issue 16).
 
 A serving process (``manage.py shell``, the same pipeline daphne runs) takes a turn every 50 ms and
 prints the release that served it with a wall-clock time. This process promotes a throw-away
@@ -38,7 +39,8 @@ class Command(BaseCommand):
         parser.add_argument("--repeats", type=int, default=3)
 
     def handle(self, *args, repeats, **options):
-        from evaluation.services import eval_run_execute
+        from evaluation.services import eval_run_create, eval_run_execute
+        from experiments.services import experiment_create, experiment_start
         from registry.models import ComponentKind, Rollback
         from registry.pipeline import deployment_run_inline, deployment_start
         from registry.selectors import release_for_alias
@@ -71,9 +73,44 @@ class Command(BaseCommand):
                     if time.time() - t0 > timeout:
                         raise CommandError(f"release {number} never served within {timeout} s")
 
+            def all_served_by(t0: float, number: int, window: float = 4.0) -> tuple[float, int]:
+                """Read on from where ``served_after`` stopped: seconds from t0 to the first turn of
+                ``number`` after the last turn of any other release within ``window`` seconds of t0,
+                and how many turns in that stretch were another release's (0: none after the first)."""
+                first_good, others = None, 0
+                while True:
+                    line = server.stdout.readline().split()
+                    if len(line) != 2 or float(line[0]) < t0:
+                        continue
+                    at, release = float(line[0]), int(line[1])
+                    if release != number:
+                        others, first_good = others + 1, None
+                    elif first_good is None:
+                        first_good = at - t0
+                    if at - t0 > window:
+                        if first_good is None:
+                            raise CommandError(f"release {number} was not serving every turn {window} s after")
+                        return first_good, others
+
             out = self.stdout.write
-            out(f"machine: {os.cpu_count()} cores; serving process takes a turn every 50 ms; {repeats} repeats")
-            restored_s, total_s = [], []
+            out(
+                f"machine: {os.cpu_count()} cores; serving process takes a turn every 50 ms (a new session each); "
+                f"{repeats} repeats, each with a 50/50 experiment running when the rollback is clicked"
+            )
+            # The experiment's arm: a release whose evaluation gate passed (arms must have one).
+            arm_version = component_version_register(
+                kind=ComponentKind.GENERATOR,
+                actor="system:bench_rollback",
+                framework="local",
+                config={"provider": "local", "model_id": "local-grounded-responder", "max_tokens": 390},
+                notes="bench_rollback experiment arm",
+            )
+            arm = release_cut_from_production(version=arm_version, actor="system:bench_rollback", notes="bench arm")
+            run = eval_run_create(release=arm, actor="system:bench_rollback", queue=False)
+            if not eval_run_execute(run.pk).gate_passed:
+                raise CommandError(f"the arm release {arm.number} failed its evaluation gate (run {run.pk})")
+            arm.refresh_from_db()
+            restored_s, all_s, stale_counts, total_s = [], [], [], []
             for i in range(repeats):
                 before = release_for_alias("production")
                 version = component_version_register(
@@ -93,26 +130,57 @@ class Command(BaseCommand):
                     f"in {time.time() - t_deploy:.1f} s"
                 )
                 served_after(time.time(), new.number)
+                experiment = experiment_create(
+                    actor="system:bench_rollback",
+                    name=f"bench_rollback {new.number}",
+                    hypothesis="a rollback pauses it",
+                    arms=[
+                        {"key": "control", "name": "Production", "release": new, "weight": 50},
+                        {"key": "arm1", "name": "Arm", "release": arm, "weight": 50},
+                    ],
+                )
+                experiment_start(experiment=experiment, actor="system:bench_rollback")
+                served_after(time.time(), arm.number)  # the experiment serves its arm
                 t0 = time.time()
                 rollback = release_rollback(
                     actor="system:bench_rollback", reason="bench_rollback", expected_release=new.number
                 )
                 restored = served_after(t0, before.number)
+                everyone, stale = all_served_by(t0, before.number)
+                assert [p["kind"] for p in rollback.paused] == ["experiment"], rollback.paused
                 rollback = rollback_followup(rollback.pk)
                 if rollback.eval_run_id:
                     eval_run_execute(rollback.eval_run_id)
                 total = time.time() - t0
                 assert Rollback.objects.get(pk=rollback.pk).state == Rollback.State.DONE
                 restored_s.append(restored)
+                all_s.append(everyone)
+                stale_counts.append(stale)
                 total_s.append(total)
                 out(
-                    f"repeat {i + 1}: release {new.number} → {before.number}: restored turn after {restored:.3f} s; "
+                    f"repeat {i + 1}: release {new.number} → {before.number} (experiment {experiment.pk} paused): "
+                    f"first restored turn after {restored:.3f} s, every turn restored after {everyone:.3f} s "
+                    f"({stale} turns by another release after the first restored one); "
                     f"rollback + evaluation {total:.1f} s"
                 )
         finally:
             server.kill()
             server.wait()
         click = round(statistics.median(restored_s), 3)
+        every = round(statistics.median(all_s), 3)
         full = round(statistics.median(total_s), 1)
-        out(f"median: click → restored turn {click} s (target < 2 s); rollback + evaluation {full} s (target < 300 s)")
-        self.stdout.write(json.dumps({"click_to_restored_turn_s": click, "rollback_with_eval_s": full}))
+        out(
+            f"median: click → restored turn {click} s, → every turn restored {every} s (target < 2 s); "
+            f"rollback + evaluation {full} s (target < 300 s)"
+        )
+        self.stdout.write(
+            json.dumps(
+                {
+                    "click_to_restored_turn_s": click,
+                    "click_to_all_turns_restored_s": every,
+                    "stale_turns_median": statistics.median(stale_counts),
+                    "rollback_with_eval_s": full,
+                    "experiment_running": True,
+                }
+            )
+        )
