@@ -24,6 +24,7 @@ run: migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py kb_ingest
 	$(PY) manage.py annotation_demo
+	$(PY) manage.py prompt_demo
 	@echo ""
 	@echo "MangaAssist Console: http://127.0.0.1:8000  (web + Celery worker + beat; press Ctrl-C to stop all)"
 	@echo ""

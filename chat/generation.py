@@ -173,7 +173,7 @@ def local_answer(prompt: Prompt, hits: list[Hit]) -> str:
         parts += [_catalog_line(i, h) for i, h in catalog]
     if policies and (not parts or intent not in ("product_question", "recommendation", "promotion")):
         i, top = policies[0]
-        parts.append(f"{_best_sentences(prompt.user, top)} [{i}]")
+        parts.append(f"{_best_sentences(prompt.user, top, n=sentence_limit(prompt) or 3)} [{i}]")
     if intent in ("order_tracking", "return_request"):
         parts.append("If you share your order number, a customer service associate can look at your order directly.")
     if not parts:
@@ -181,11 +181,25 @@ def local_answer(prompt: Prompt, hits: list[Hit]) -> str:
     return "\n".join(parts)
 
 
-# The local responder is not an LLM, but it follows the one prompt rule it can check: it cites
-# sources as [n] only when the rendered prompt (system or user turn) asks for it, so a template
-# that drops the citation rule changes its answers the way it would change a model's.
+# The local responder is not an LLM, but it follows the two prompt rules it can check: it cites
+# sources as [n] only when the rendered prompt (system or user turn) asks for it, and it quotes as
+# many policy sentences as an "in N sentences" instruction allows (3 without one). So a template that
+# drops the citation rule, or asks for two sentences, changes its answers the way it would change a
+# model's; any other wording does not (the evaluation page says so).
 CITATION_RULE = re.compile(r"\bcite\b[^\n]*\[n\]", re.IGNORECASE)
+SENTENCE_RULE = re.compile(r"\bin (one|two|three|four|five|\d+)(?: short)? sentences?\b", re.IGNORECASE)
+_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _CITATION = re.compile(r" ?\[\d+\]")
+
+
+def sentence_limit(prompt: Prompt) -> int | None:
+    """The N of an "answer in N sentences" instruction in the rendered prompt, or None."""
+    for text in (prompt.system_text, prompt.user_message()):
+        match = SENTENCE_RULE.search(text)
+        if match:
+            word = match.group(1).lower()
+            return max(1, min(8, _NUMBERS.get(word) or int(word)))
+    return None
 
 
 def prompt_asks_for_citations(prompt: Prompt) -> bool:

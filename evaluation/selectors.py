@@ -30,3 +30,9 @@ def run_progress(run: EvalRun) -> dict:
         "total": run.total,
         "finished": run.finished,
     }
+
+
+def release_uses_local_responder(release) -> bool:
+    """True when the release's generator is the local grounded responder (not an LLM)."""
+    generator = release.components.filter(component__kind="generator").select_related("version").first()
+    return generator is None or generator.version.config.get("provider", "local") == "local"

@@ -83,6 +83,7 @@ def run_detail(request, pk):
             "progress": selectors.run_progress(run),
             "failing": run_failing(run, limit=200) if run.finished else [],
             "chart_categories": charts.per_category(run.metrics) if run.metrics else "",
+            "local_responder": selectors.release_uses_local_responder(run.release),
         },
     )
 

@@ -214,7 +214,8 @@ def prompt_version_reject(*, version: PromptVersion, actor, comment: str) -> Pro
 def prompt_version_evaluate(*, version: PromptVersion, actor):
     """Cut a candidate release (production with this template swapped in, the other components
     unchanged) and queue its evaluation against production: the template's intent subset plus the
-    cross-intent canary, or the whole dataset for the base prompt."""
+    cross-intent canary, or the whole dataset for the base prompt. Evaluating again re-runs the same
+    candidate while production has not moved (a new candidate only when it has)."""
     from evaluation.services import eval_run_create
 
     if version.status != PromptStatus.APPROVED:
@@ -222,6 +223,16 @@ def prompt_version_evaluate(*, version: PromptVersion, actor):
     production = release_for_alias(AliasName.PRODUCTION)
     if production is None:
         raise PromptError("nothing is in production yet: run seed_demo first")
+    candidate = version.candidate_release
+    if candidate is not None and candidate.based_on_id == production.pk:
+        # Evaluate again: the same candidate release, so pages that offer it keep one choice per version
+        return eval_run_create(
+            release=candidate,
+            baseline=production,
+            actor=actor,
+            intent="" if version.template.is_base else version.template.name,
+            prompt_version=version,
+        )
     bundle = bundle_for_release(production).replaced(
         TemplateSpec(version.template.name, version.semver, version.body, tuple(version.few_shot))
     )

@@ -3,8 +3,9 @@
 //   [data-action=print]           prints the page
 //   select[data-autosubmit]       submits its form when the choice changes
 //   [data-reload-every=ms]        reloads the page every ms milliseconds while nobody types in it
-//   [data-poll-url][data-poll-ms] fetches JSON every ms and fills [data-poll-field=name] with it;
-//                                 reloads the page once a field named in data-poll-reload-on is true
+//   [data-poll-url][data-poll-ms] fetches JSON every ms and fills [data-poll-field=name] inside it (in
+//                                 the whole page with data-poll-page); reloads the page once a field
+//                                 named in data-poll-reload-on is true
 (function () {
   function ready(fn) {
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
@@ -32,7 +33,8 @@
           const r = await fetch(box.dataset.pollUrl, {credentials: "same-origin"});
           if (r.ok) {
             const p = await r.json();
-            box.querySelectorAll("[data-poll-field]").forEach(function (el) {
+            const scope = "pollPage" in box.dataset ? document : box;  // data-poll-page: fields anywhere
+            scope.querySelectorAll("[data-poll-field]").forEach(function (el) {
               const value = p[el.dataset.pollField];
               if (value === undefined) return;
               if (el.tagName === "PROGRESS") el.value = value;
