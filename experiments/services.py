@@ -11,6 +11,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from experiments.assignment import choose_arm, enrolled, matches_targeting
 from experiments.models import Event, Experiment, Exposure, Metric, Variant
+from experiments.regions import REGION_CODES
 from registry.models import AliasName
 from registry.selectors import release_for_alias
 from registry.services import release_eligibility
@@ -127,7 +128,7 @@ def validate(
     keys = [a.get("key", "") for a in arms]
     if len(set(keys)) != len(keys) or any(not k for k in keys):
         problems.append("Each arm needs its own short key.")
-    weights = [a.get("weight") for a in arms]
+    weights = [a.get("weight") for a in arms]  # None where the form could not read a number
     if any(not isinstance(w, int) or w <= 0 for w in weights):
         problems.append("Each arm's weight is a whole percent above 0.")
     elif sum(weights) != 100:
@@ -137,6 +138,9 @@ def validate(
     bad_types = set(targeting.get("user_types") or []) - set(USER_TYPES)
     if bad_types:
         problems.append(f"Unknown user types {sorted(bad_types)}; use {', '.join(USER_TYPES)}.")
+    bad_regions = [r for r in targeting.get("regions") or [] if r not in REGION_CODES]
+    if bad_regions:
+        problems.append(f"Unknown region codes {bad_regions}: use ISO 3166 two-letter country codes, e.g. JP, US, GB.")
     if primary_metric not in Metric.values:
         problems.append(f"Unknown primary metric {primary_metric!r}.")
     unknown = [m for m in guardrail_metrics if m not in Metric.values]

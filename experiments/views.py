@@ -14,6 +14,7 @@ from experiments.services import (
     experiment_pause,
     experiment_start,
     experiment_stop,
+    validate,
 )
 from mangaconsole.access import console_view
 from registry.models import Deployment, GateStatus, Release
@@ -44,50 +45,68 @@ def create(request):
     )
     form = ExperimentForm(request.POST or None, releases=releases)
     problems = []
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
+        form_ok = form.is_valid()
         data = form.cleaned_data
-        arms = [
-            {"key": "control", "name": "Control (production)", "release": production, "weight": data["control_weight"]}
-        ]
-        by_number = {r.number: r for r in releases}
-        for i in range(1, EXTRA_ARMS + 1):
-            number = data.get(f"arm{i}_release")
-            if number is None:
-                continue
-            arms.append(
-                {
-                    "key": f"arm{i}",
-                    "name": f"Arm {i} (release {number})",
-                    "release": by_number.get(number),
-                    "weight": data.get(f"arm{i}_weight"),
-                }
-            )
-        try:
-            experiment = experiment_create(
-                actor=request.user,
-                name=data["name"],
-                hypothesis=data["hypothesis"],
-                arms=arms,
-                enrolled_percent=data["enrolled_percent"],
-                targeting={
-                    "user_types": data["user_types"],
-                    "regions": [r.strip().upper() for r in data["regions"].split(",") if r.strip()],
-                },
-                primary_metric=data["primary_metric"],
-                guardrail_metrics=data["guardrail_metrics"],
-                alpha=data["alpha"],
-                planned_days=data["planned_days"],
-            )
-        except ExperimentError as exc:
-            problems = exc.problems
+        fields = _experiment_fields(data, production, {r.number: r for r in releases})
+        if not form_ok:
+            # Every problem at once: the form's own (a missing name, a weight that is not a number) and
+            # the experiment's rules on whatever the form could read (weights that do not add up).
+            problems = [
+                f"{form.fields[f].label or f.replace('_', ' ').capitalize()}: {m}"
+                for f, ms in form.errors.items()
+                if f != "__all__"
+                for m in ms
+            ]
+            problems += list(form.non_field_errors())
+            known = {**fields, "name": data.get("name") or "-", "hypothesis": data.get("hypothesis") or "-"}
+            problems += [p for p in validate(**known) if p not in problems]
         else:
-            messages.success(request, f"Experiment {experiment.name!r} saved as a draft: review it, then start it.")
-            return redirect("experiments:detail", pk=experiment.pk)
+            try:
+                experiment = experiment_create(actor=request.user, **fields)
+            except ExperimentError as exc:
+                problems = exc.problems
+            else:
+                messages.success(request, f"Experiment {experiment.name!r} saved as a draft: review it, then start it.")
+                return redirect("experiments:detail", pk=experiment.pk)
     return render(
         request,
         "experiments/create.html",
         {"form": form, "problems": problems, "production": production, "eligible": len(releases)},
     )
+
+
+def _experiment_fields(data: dict, production, by_number: dict) -> dict:
+    """The experiment_create arguments from a (possibly partly invalid) form's cleaned data."""
+    arms = [
+        {"key": "control", "name": "Control (production)", "release": production, "weight": data.get("control_weight")}
+    ]
+    for i in range(1, EXTRA_ARMS + 1):
+        number = data.get(f"arm{i}_release")
+        if number is None:
+            continue
+        arms.append(
+            {
+                "key": f"arm{i}",
+                "name": f"Arm {i} (release {number})",
+                "release": by_number.get(number),
+                "weight": data.get(f"arm{i}_weight"),
+            }
+        )
+    return {
+        "name": data.get("name", ""),
+        "hypothesis": data.get("hypothesis", ""),
+        "arms": arms,
+        "enrolled_percent": data.get("enrolled_percent") or 100,
+        "targeting": {
+            "user_types": data.get("user_types") or [],
+            "regions": [r.strip().upper() for r in (data.get("regions") or "").split(",") if r.strip()],
+        },
+        "primary_metric": data.get("primary_metric") or Metric.THUMBS_UP,
+        "guardrail_metrics": data.get("guardrail_metrics") or [],
+        "alpha": data.get("alpha") or 0.05,
+        "planned_days": data.get("planned_days") or 14,
+    }
 
 
 def _results(experiment: Experiment) -> dict:
