@@ -69,7 +69,9 @@ def annotate(request):
                 return _task_page(request, task, errors=exc.errors, values=values, status=400)
             messages.warning(request, str(exc))
             return redirect("evaluation:annotate")
-        messages.success(request, "Saved. Next item:")
+        done = AnnotationTask.objects.filter(pk=task_id).select_related("item", "batch").first()
+        where = f" for item {done.item.position} of “{done.batch.name}”" if done else ""
+        messages.success(request, f"Saved your scores{where}.")
         return redirect("evaluation:annotate")
     return _task_page(request, svc.task_next(request.user))
 

@@ -16,7 +16,8 @@
         const t = row.test;
         const decision = !t ? "control" : row.significant ? "significant" : (row.enough ? "not significant" : "collecting");
         tr.innerHTML = `<td>${labels[metric] || metric}</td><td>${key}</td><td>${row.n}</td><td>${row.mean.toFixed(4)}</td>` +
-          `<td>${t ? pct(t.effect) + " [" + pct(t.ci_low) + ", " + pct(t.ci_high) + "]" : ""}</td>` +
+          `<td>${!t ? "" : row.enough ? pct(t.effect) + " [" + pct(t.ci_low) + ", " + pct(t.ci_high) + "]"
+            : `not enough data yet (${r.min_units_per_arm} sessions per arm)`}</td>` +
           `<td>${t ? t.p_value.toFixed(4) : ""}</td><td data-testid="decision-${metric}-${key}">${decision}</td>`;
         body.appendChild(tr);
       }
@@ -28,16 +29,33 @@
     const sr = document.getElementById("stop-reason"); sr.textContent = d.stop_reason; sr.hidden = !d.stop_reason;
     const tl = d.timeline, xs = tl.map(p => p.at);
     const arms = r.arms.map(a => a.key);
+    const control = (r.arms.find(a => a.control) || {}).key;
+    const floor = r.min_units_per_arm || 0;
+    // An interval means something only once both arms have the minimum sessions: before that, no band.
+    const ready = (p, key) => p.arms[key].n >= floor && (!control || p.arms[control].n >= floor);
     const effect = [];
     for (const a of r.arms.filter(a => !a.control)) {
-      const lo = tl.map(p => p.arms[a.key].ci_low), hi = tl.map(p => p.arms[a.key].ci_high);
-      effect.push({x: xs, y: hi.map(v => isFinite(v) ? 100 * v : null), mode: "lines", line: {width: 0}, showlegend: false, hoverinfo: "skip"});
-      effect.push({x: xs, y: lo.map(v => isFinite(v) ? 100 * v : null), mode: "lines", line: {width: 0}, fill: "tonexty", name: a.key + " 95% sequence"});
-      effect.push({x: xs, y: tl.map(p => 100 * (p.arms[a.key].effect || 0)), mode: "lines+markers", name: a.key + " effect"});
+      const band = (v, p) => ready(p, a.key) && isFinite(v) ? 100 * v : null;
+      effect.push({x: xs, y: tl.map(p => band(p.arms[a.key].ci_high, p)), mode: "lines", line: {width: 0}, showlegend: false, hoverinfo: "skip"});
+      effect.push({x: xs, y: tl.map(p => band(p.arms[a.key].ci_low, p)), mode: "lines", line: {width: 0}, fill: "tonexty", name: a.key + " 95% sequence"});
+      effect.push({x: xs, y: tl.map(p => ready(p, a.key) ? 100 * (p.arms[a.key].effect || 0) : null), mode: "lines+markers", name: a.key + " effect"});
     }
-    Plotly.react("chart-effect", effect, {title: "Cumulative effect on " + (labels[Object.keys(r.metrics)[0]] || ""), yaxis: {title: "% vs control", zeroline: true}, height: 320, margin: {t: 40, l: 50, r: 10, b: 40}}, {displaylogo: false});
-    Plotly.react("chart-metric", arms.map(k => ({x: xs, y: tl.map(p => p.arms[k].mean), mode: "lines+markers", name: k})), {title: "Primary metric per arm", height: 320, margin: {t: 40, l: 50, r: 10, b: 40}}, {displaylogo: false});
-    Plotly.react("chart-traffic", arms.map(k => ({x: xs, y: tl.map(p => p.arms[k].n), mode: "lines", stackgroup: "one", name: k})), {title: "Sessions per arm (cumulative)", height: 320, margin: {t: 40, l: 50, r: 10, b: 40}}, {displaylogo: false});
+    const enough = tl.some(p => r.arms.filter(a => !a.control).some(a => ready(p, a.key)));
+    const waiting = {text: `Not enough data yet: intervals appear once each arm has ${floor} sessions`, showarrow: false,
+      xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: {size: 14, color: "#5d6b7a"}};
+    const layout = (title, ytitle, extra) => Object.assign({
+      title: {text: title}, height: 320, margin: {t: 40, l: 60, r: 10, b: 50},
+      xaxis: {title: {text: "Time (UTC)"}, type: "date", visible: xs.length > 0},
+      yaxis: {title: {text: ytitle}, visible: xs.length > 0},
+    }, extra || {});
+    const metricLabel = labels[Object.keys(r.metrics)[0]] || "";
+    Plotly.react("chart-effect", effect, layout("Cumulative effect on " + metricLabel, "% vs control",
+      {annotations: enough ? [] : [waiting]}), {displaylogo: false});
+    Plotly.react("chart-metric", arms.map(k => ({x: xs, y: tl.map(p => p.arms[k].mean), mode: "lines+markers", name: k})),
+      layout(metricLabel + " per arm", metricLabel || "value", {annotations: xs.length ? [] : [waiting]}), {displaylogo: false});
+    Plotly.react("chart-traffic", arms.map(k => ({x: xs, y: tl.map(p => p.arms[k].n), mode: "lines", stackgroup: "one", name: k})),
+      layout("Sessions per arm (cumulative)", "sessions", {yaxis: {title: {text: "sessions"}, rangemode: "nonnegative", visible: xs.length > 0},
+        annotations: xs.length ? [] : [{...waiting, text: "No sessions yet"}]}), {displaylogo: false});
   }
   render(JSON.parse(document.getElementById("initial-data").textContent));
   async function tick() {

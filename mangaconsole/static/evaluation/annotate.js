@@ -64,7 +64,10 @@
     else if (k === "arrowup" || k === "k") { move(-1); }
     else if (k === "c") { comment.focus(); }
     else if (k === "s") { skipForm.hidden = false; reason.focus(); }
-    else if (k === "?") { help.hidden = !help.hidden; }
+    else if (k === "?") {
+      help.hidden = !help.hidden;
+      if (!help.hidden) help.scrollIntoView({behavior: "smooth", block: "nearest"});
+    }
     else if (k === "enter") { submit(); }
     else { return; }
     e.preventDefault();
