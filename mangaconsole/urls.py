@@ -16,6 +16,8 @@ urlpatterns = [
     path("accounts/login/", public_view(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", public_view(auth_views.LogoutView.as_view()), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    # browsers ask for /favicon.ico on pages without an icon link (the admin's): the console's icon
+    path("favicon.ico", views.favicon, name="favicon"),
     path("audit/", include("audit.urls")),
     path("", include("chat.urls")),
     path("", include("guardrails.urls")),

@@ -107,3 +107,12 @@ def lockout_response(request, original_response=None, credentials=None):
         "seconds": int(cool_off.total_seconds()) if cool_off else None,
     }
     return render(request, "registration/locked_out.html", context, status=429)
+
+
+@public_view
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that link no icon (the admin's): send them the console's."""
+    from django.templatetags.static import static
+
+    return redirect(static("mangaconsole/favicon.svg"), permanent=True)

@@ -88,7 +88,9 @@ def template_check(body: str, *, kind: str) -> None:
         lines = _name_lines(ast)
         name = min(unknown, key=lambda n: lines.get(n, 0))
         raise TemplateInvalid(
-            f"unknown variable '{name}'; a {kind} template may use: {', '.join(sorted(allowed))}", lines.get(name)
+            f"unknown variable '{name}'; {'an' if kind[:1] in 'aeiou' else 'a'} {kind} template may use: "
+            f"{', '.join(sorted(allowed))}",
+            lines.get(name),
         )
     missing = REQUIRED[kind] - meta.find_undeclared_variables(ast)
     if missing:

@@ -324,6 +324,7 @@ class Canary(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        verbose_name_plural = "canaries"
         permissions = [("manage_canary", "Can start, step up, promote and stop a canary")]
         constraints = [
             models.UniqueConstraint(fields=["state"], condition=models.Q(state="active"), name="one_active_canary")

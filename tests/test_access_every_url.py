@@ -16,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from mangaconsole.roles import Role
 
 # Open to anonymous visitors on purpose.
-PUBLIC = {"login", "logout", "healthz", "admin:login", "admin:logout"}
+PUBLIC = {"login", "logout", "healthz", "favicon", "admin:login", "admin:logout"}
 
 # Admin pages whose answer to a logged-in user with no permission is not 403, and why.
 ADMIN_NOT_403 = {

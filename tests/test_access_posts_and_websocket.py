@@ -39,6 +39,7 @@ ACCESS = {
     "login": ("public", None),
     "logout": ("public", None),
     "healthz": ("public", None),
+    "favicon": ("public", None),
     "chat:chat": ("public", None),
     "api_schema": ("any", None),
     **{f"landing_{r}": ("read", {r}) for r in Role.ALL},  # each role's own landing page

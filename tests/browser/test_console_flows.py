@@ -79,3 +79,37 @@ def test_a_compliance_officer_downloads_an_audit_export_that_parses(page, person
         == 2
     )
     page.screenshot(path=str(Path(tmp_path, "export.png")))
+
+
+def test_the_printable_audit_report_holds_every_column_on_a4(page, personas, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    long_reason = "Rolled back because " + "the answers about shipping to Canada were wrong " * 6
+    for i in range(30):
+        audit_record(
+            actor=f"system:drill-{i}",
+            action=AuditAction.RELEASE_ROLLBACK,
+            target_type="registry.rollback",
+            target_id=f"rollback-{i}-with-a-rather-long-identifier",
+            reason=long_reason,
+            ticket=f"INC-{1000 + i}",
+        )
+    log_in(page, personas[Role.COMPLIANCE_OFFICER].username, PASSWORD)
+    now = timezone.now()
+    query = f"start={(now - timedelta(hours=1)):%Y-%m-%dT%H:%M}&end={(now + timedelta(minutes=5)):%Y-%m-%dT%H:%M}"
+    page.goto(f"/audit/export/download.html?{query}")
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 703, "height": 1000})  # A4's 186 mm between 12 mm margins, at 96 dpi
+    table = page.get_by_test_id("report-table")
+    widths = table.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth, document.documentElement.scrollWidth]")
+    assert widths[0] <= widths[1] + 1, widths  # the table is no wider than the page
+    assert widths[2] <= 703, widths
+    right_edges = table.evaluate("t => [...t.querySelectorAll('th')].map(th => th.getBoundingClientRect().right)")
+    assert len(right_edges) == 8
+    assert max(right_edges) <= 703  # Target, Reason, Ticket and Hash too
+    pdf = tmp_path / "audit-report.pdf"
+    page.pdf(path=str(pdf), format="A4", margin={"top": "12mm", "bottom": "12mm", "left": "12mm", "right": "12mm"})
+    assert pdf.read_bytes().startswith(b"%PDF")
+    page.screenshot(path=str(Path(tmp_path) / "audit-report-print.png"), full_page=True)

@@ -137,6 +137,7 @@ def test_a_product_manager_runs_an_ab_test_to_significance_and_promotes_it(
 
     # one path to production: the winner enters the deployment pipeline and waits for a second person
     with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=30):
+        page.once("dialog", lambda dialog: dialog.accept())  # "Promote …?" asks first
         page.get_by_test_id("promote-arm1").click()
         page.get_by_text(
             f"Release {candidate.number} (Arm 1 (release {candidate.number})) entered the deployment"

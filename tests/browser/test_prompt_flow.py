@@ -114,6 +114,7 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
         reviewer.get_by_test_id("release-staging").click()
         expect(reviewer.get_by_test_id("version-status")).to_have_text("Released")
         reviewer.goto("/prompts/")
+        reviewer.once("dialog", lambda dialog: dialog.accept())  # "Promote …?" asks first
         reviewer.get_by_test_id("promote").click()
         # the promotion is a deployment: gate, staging, smoke on the worker, then someone else approves
         reviewer.get_by_text("entered the deployment pipeline").wait_for()

@@ -1,6 +1,7 @@
 // Small behaviours shared by console pages, wired by data attributes so that no page needs an
 // inline script or an on* attribute (Content-Security-Policy script-src 'self').
 //   [data-action=print]           prints the page
+//   form[data-confirm=message]    asks before it submits (promotions)
 //   select[data-autosubmit]       submits its form when the choice changes
 //   [data-reload-every=ms]        reloads the page every ms milliseconds while nobody types in it
 //   [data-poll-url][data-poll-ms] fetches JSON every ms and fills [data-poll-field=name] inside it (in
@@ -18,6 +19,9 @@
   ready(function () {
     document.querySelectorAll("[data-action=print]").forEach(function (b) {
       b.addEventListener("click", function () { window.print(); });
+    });
+    document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+      f.addEventListener("submit", function (event) { if (!window.confirm(f.dataset.confirm)) event.preventDefault(); });
     });
     document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
       s.addEventListener("change", function () { s.form.submit(); });
