@@ -42,6 +42,7 @@ class Prompt:
     version: str = "builtin"
     strict: bool = False  # a regeneration after a failed faithfulness/price/ASIN check (US-7.3)
     few_shot: list[dict] = field(default_factory=list)  # the intent template's examples
+    order_refs: list[str] = field(default_factory=list)  # order numbers the shopper gave, masked ("112-…-4567")
     # The intent's context-assembly template (prompts_app.bundle), or None for the plain layout.
     render_user: Callable[..., str] | None = None
 
@@ -175,7 +176,15 @@ def local_answer(prompt: Prompt, hits: list[Hit]) -> str:
         i, top = policies[0]
         parts.append(f"{_best_sentences(prompt.user, top, n=sentence_limit(prompt) or 3)} [{i}]")
     if intent in ("order_tracking", "return_request"):
-        parts.append("If you share your order number, a customer service associate can look at your order directly.")
+        if prompt.order_refs:  # the shopper gave it: use it, never ask again
+            refs = ", ".join(prompt.order_refs)
+            parts.append(
+                f"I have your order number ({refs}): a customer service associate can look at that order directly."
+            )
+        else:
+            parts.append(
+                "If you share your order number, a customer service associate can look at your order directly."
+            )
     if not parts:
         return FALLBACK_NO_CONTEXT
     return "\n".join(parts)

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -20,7 +21,8 @@ from django.utils import timezone
 from chat import intent as intent_model
 from chat.embeddings import embed_query
 from chat.generation import GenerationError, Prompt, Usage, count_tokens, stream_with_fallback, tokenise_for_stream
-from chat.retrieval import Hit, retrieve
+from chat.models import Product
+from chat.retrieval import Hit, named_for_contrast, retrieve
 from chat.traces import PendingTurn, writer
 from finops.services import token_cost
 from guardrails.checks import Decision, pre_checks
@@ -218,6 +220,7 @@ def classify_turn(
         version=ctx.prompts.label(intent),
         few_shot=ctx.prompts.few_shot(intent),
         render_user=ctx.prompts.user_renderer(intent),
+        order_refs=pre.order_refs,
     )
     turn = PreparedTurn(
         uuid.uuid4(),
@@ -269,10 +272,17 @@ def complete_turn(
         turn.stream = _fixed_stream(SAFE_TEMPLATES.get(turn.intent, SAFE_TEMPLATES["default"]), stop="kill_switch")
         return turn
     generator_config = generator_config or turn.generator_config
+    query, exclude = turn.text, ()
+    if turn.needs_retrieval and turn.intent == "recommendation":
+        # "something similar to Attack on Titan": other series of its genres, not Attack on Titan itself
+        exclude = named_for_contrast(turn.text)
+        genres = similar_genres(exclude)
+        if genres:
+            query, query_vector = f"{' '.join(genres)} manga", None
     if turn.needs_retrieval:
         a = time.perf_counter()
         if query_vector is None:
-            query_vector = embed_query(turn.text)
+            query_vector = embed_query(query)
             embed_window = (a, time.perf_counter())
         _span(
             spans,
@@ -286,13 +296,15 @@ def complete_turn(
         timings: dict = {}
         a = time.perf_counter()
         turn.hits = retrieve(
-            turn.text,
+            query,
             embedder_version=ctx.embedder_version,
             intent=turn.intent,
             k=1 if turn.tight or turn.degraded else 3,
             config=ctx.reranker_config,
             timings=timings,
             query_vector=query_vector,
+            exclude_titles=exclude,
+            distinct_series=turn.intent == "recommendation",
         )
         retrieve_end = a + timings["retrieve_ms"] / 1000
         _span(spans, "retrieve", t0, a, retrieve_end, outputs={"candidates": timings["candidates"]})
@@ -320,6 +332,17 @@ def complete_turn(
     turn.stream = stream_with_fallback(turn.prompt, turn.hits, config=generator_config or ctx.generator_config)
     turn.generator_config = generator_config or ctx.generator_config
     return turn
+
+
+def similar_genres(names: tuple[str, ...]) -> list[str]:
+    """The catalog genres of the first series ``names`` starts, most common first ([] when the catalog
+    has no title starting with any of them)."""
+    for name in names:
+        rows = Product.objects.filter(title__istartswith=name).values_list("genres", flat=True)[:50]
+        counts = Counter(g for genres in rows for g in genres or [])
+        if counts:
+            return [g for g, _ in counts.most_common(3)]
+    return []
 
 
 def _fixed_stream(text: str, *, stop: str = "guardrail_block"):

@@ -222,6 +222,27 @@ def rerank(index: Index, query: str, cands: dict, *, intent: str | None, config:
     return hits
 
 
+_LIKE = re.compile(
+    r"\b(?:similar to|something like|anything like|series like|manga like|books like|like|such as|other than|"
+    r"besides|apart from|except)\s+(?:the\s+)?(?P<name>[a-z0-9][\w' :&.-]{1,60}?)\s*(?:[?!.,;]|\bbut\b|\bplease\b|$)",
+    re.IGNORECASE,
+)
+
+
+_SERIES_END = re.compile(r",? (?:vol\.|(?:volume|season|part|box set|deluxe)\b).*$", re.IGNORECASE)
+
+
+def series_of(title: str) -> str:
+    """A catalog title's series: "Attack on Titan, Vol. 3" → "attack on titan"."""
+    return _SERIES_END.sub("", title).strip().lower()
+
+
+def named_for_contrast(query: str) -> tuple[str, ...]:
+    """What a recommendation request asks to go beyond: "similar to Attack on Titan" →
+    ("attack on titan",). Its hits are not recommendations."""
+    return tuple(m["name"].strip().lower() for m in _LIKE.finditer(query) if len(m["name"].strip()) >= 3)
+
+
 def retrieve(
     query: str,
     *,
@@ -231,8 +252,14 @@ def retrieve(
     config: dict | None = None,
     timings: dict | None = None,
     query_vector=None,
+    exclude_titles: tuple[str, ...] = (),
+    distinct_series: bool = False,
 ) -> list[Hit]:
     """Top-k hits (one per document) for ``query``, or [] when nothing is relevant enough.
+
+    ``exclude_titles``: lower-case title prefixes to leave out ("something similar to Attack on
+    Titan" wants other series than the one it names). ``distinct_series``: one volume per series
+    (recommendations: three series, not three volumes of one).
 
     ``query_vector`` skips embedding when the caller already has it (batched embedding).
     ``timings`` (if given) receives embed_ms, retrieve_ms and rerank_ms for the trace spans.
@@ -247,9 +274,12 @@ def retrieve(
     ranked = rerank(index, query, cands, intent=intent, config=cfg)
     seen, top = set(), []
     for hit in ranked:
-        if hit.key in seen:
+        if hit.key in seen or (exclude_titles and hit.title.lower().startswith(exclude_titles)):
             continue
-        seen.add(hit.key)
+        series = series_of(hit.title) if distinct_series and hit.source == "catalog" else None
+        if series is not None and series in seen:
+            continue
+        seen.update({hit.key, series} - {None})
         top.append(hit)
         if len(top) == k:
             break

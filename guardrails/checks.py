@@ -80,6 +80,7 @@ class PreResult:
     decisions: list[Decision]
     blocked: Decision | None
     fallback: str = ""
+    order_refs: list[str] = field(default_factory=list)  # masked order numbers given in the message
 
 
 def pre_checks(text: str, policy: Policy) -> PreResult:
@@ -149,7 +150,7 @@ def pre_checks(text: str, policy: Policy) -> PreResult:
     if blocked is not None:
         kind = {"input_length": "input_length", "input_toxicity": "input_toxicity"}.get(blocked.check, "injection")
         fallback = policy.fallback(kind)
-    return PreResult(redaction.text, decisions, blocked, fallback)
+    return PreResult(redaction.text, decisions, blocked, fallback, list(redaction.order_refs))
 
 
 # ------------------------------------------------------------------------------ post-generation

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 # A prefilter: every entity we detect contains a digit or an '@'; text with neither cannot hold one,
@@ -73,6 +73,9 @@ def _engines(phone_regions: tuple[str, ...]):
 class Redaction:
     text: str
     entities: list[str]  # entity types found, in order of appearance
+    # order numbers the shopper gave, masked to their last four digits ("112-…-4567"): enough for the
+    # turn to use and for a person to find the order, never the whole number (US-10.3)
+    order_refs: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -108,7 +111,13 @@ def redact(text: str, settings: dict | None = None, *, allow: frozenset[str] | N
         },
     )
     ordered = sorted(findings, key=lambda f: f.start)
-    return Redaction(result.text, [f.entity_type for f in ordered])
+    refs = [order_ref(text[f.start : f.end]) for f in ordered if f.entity_type == "ORDER_ID"]
+    return Redaction(result.text, [f.entity_type for f in ordered], refs)
+
+
+def order_ref(order_id: str) -> str:
+    """An order number masked for storage: its first group and last four digits."""
+    return f"{order_id[:3]}-…-{order_id[-4:]}"
 
 
 def redact_text(text: str) -> str:
