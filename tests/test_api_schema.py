@@ -42,6 +42,7 @@ def test_a_body_of_the_wrong_shape_is_a_400_not_a_500(client, token, path, body)
     assert response.status_code == 400, response.content
 
 
+@pytest.mark.db_agnostic
 def test_schemathesis_finds_no_server_error_in_any_operation(live_server, transactional_db, monkeypatch, capsys):
     from rest_framework.throttling import UserRateThrottle
 

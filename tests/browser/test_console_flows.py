@@ -81,6 +81,7 @@ def test_a_compliance_officer_downloads_an_audit_export_that_parses(page, person
     page.screenshot(path=str(Path(tmp_path, "export.png")))
 
 
+@pytest.mark.db_agnostic
 def test_the_printable_audit_report_holds_every_column_on_a4(page, personas, tmp_path):
     from datetime import timedelta
 
