@@ -43,7 +43,8 @@ def create(request):
         .exclude(pk=production.pk if production else None)
         .order_by("-number")[:50]
     )
-    form = ExperimentForm(request.POST or None, releases=releases)
+    # Bound on every POST, an empty one too, so an empty submit lists what is missing rather than failing.
+    form = ExperimentForm(request.POST if request.method == "POST" else None, releases=releases)
     problems = []
     if request.method == "POST":
         form_ok = form.is_valid()

@@ -63,9 +63,13 @@ def test_a_shopper_chats_rates_and_an_engineer_finds_the_trace(browser, asgi_ser
     returns = _ask(page, "what is your return window for damaged volumes?", 2)
     assert "30 days" in returns.inner_text()
     assert "(policy)" in returns.locator(".citations").inner_text()
-    returns.locator(".comment").fill("Please lead with the number of days")
+    # The comment box opens once a thumb is chosen; Enter sends the comment with it.
+    assert returns.locator(".comment").is_disabled()
     returns.locator("button.down").click()
     returns.locator(".ack").filter(has_text="Thanks").wait_for()
+    returns.locator(".comment").fill("Please lead with the number of days")
+    returns.locator(".comment").press("Enter")
+    returns.locator(".ack").filter(has_text="your comment was sent").wait_for()
     trace_id = returns.get_attribute("data-trace-id")
 
     deadline = time.monotonic() + 10  # traces are bulk-written within a second

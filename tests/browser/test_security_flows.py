@@ -32,6 +32,7 @@ def test_a_pm_cannot_promote_an_arm_whose_gate_failed_and_is_told_why(page, serv
     release_gate_record(release=candidate, run_id=77, passed=False)  # re-evaluated since: the gate failed
     log_in(page, "pm-gate", PASSWORD)
     page.goto(f"/experiments/{experiment.pk}/")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Promote …?" asks first
     page.get_by_test_id("promote-arm1").click()
     expect(page.get_by_text("Nothing changed: release")).to_contain_text(
         f"release {candidate.number} failed its evaluation gate (run 77), so arm arm1 cannot be promoted"

@@ -12,6 +12,13 @@
       div.dataset.drawn = "1";
     });
   }
+  // Printing narrows the page: redraw every chart to the printed width so none runs off the sheet.
+  function fit() {
+    if (!window.Plotly) return;
+    document.querySelectorAll(".plotly-chart[data-drawn]").forEach(function (div) { Plotly.Plots.resize(div); });
+  }
+  window.addEventListener("beforeprint", fit);
+  if (window.matchMedia) window.matchMedia("print").addEventListener("change", fit);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
   else draw();
 })();
