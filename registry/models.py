@@ -40,7 +40,7 @@ class ComponentVersion(models.Model):
     """One immutable, registered version of a component (only ``status`` ever changes)."""
 
     class Status(models.TextChoices):
-        STAGING = "staging", "Staging"
+        STAGING = "staging", "Candidate"  # registered, not in production; the `staging` alias is a separate pointer
         PRODUCTION = "production", "Production"
         ARCHIVED = "archived", "Archived"
 
