@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0008_canaries_plural'),
+        ("registry", "0008_canaries_plural"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='componentversion',
-            name='status',
-            field=models.CharField(choices=[('staging', 'Candidate'), ('production', 'Production'), ('archived', 'Archived')], default='staging', max_length=20),
+            model_name="componentversion",
+            name="status",
+            field=models.CharField(
+                choices=[("staging", "Candidate"), ("production", "Production"), ("archived", "Archived")],
+                default="staging",
+                max_length=20,
+            ),
         ),
     ]

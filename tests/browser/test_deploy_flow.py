@@ -149,3 +149,65 @@ def test_oncall_promotes_through_the_pipeline_then_rolls_back(browser, asgi_serv
     assert {r["actor"] for r in rows} == {"oncall-d", "system:rollback"}
     assert any("shorter answers confuse shoppers" in r["reason"] for r in rows)
     ctx.close()
+
+
+def test_oncall_rolls_back_while_an_experiment_runs_and_ten_fresh_sessions_get_the_restored_release(
+    browser,
+    asgi_server,  # noqa: F811
+    settings,
+):
+    """Issue 16: a rollback outranks a running experiment. Production is release B with a 50/50
+    experiment (B against a gated arm C); on-call clicks rollback to A in Chromium; each of the next ten
+    new shoppers is served A, and the PM's experiment page shows it paused with the reason."""
+    from experiments.models import Experiment
+    from experiments.services import experiment_create, experiment_start
+    from tests.conftest import gate_passed, production_set
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    make_user("oncall-x", Role.ONCALL_ENGINEER)
+    make_user("pm-x", Role.PRODUCT_MANAGER)
+    first = release_for_alias("production")
+
+    def cut(max_tokens, notes):
+        version = component_version_register(
+            kind=ComponentKind.GENERATOR,
+            actor="mleng",
+            framework="local",
+            config={"provider": "local", "model_id": "local-grounded-responder", "max_tokens": max_tokens},
+        )
+        return gate_passed(release_create(actor="mleng", versions=[version], based_on=first, notes=notes))
+
+    second, arm = cut(360, "second"), cut(370, "arm")
+    production_set(second)
+    experiment = experiment_create(
+        actor="pm-x",
+        name="arm against production",
+        hypothesis="h",
+        arms=[
+            {"key": "control", "name": "Production", "release": second, "weight": 50},
+            {"key": "arm1", "name": "Arm", "release": arm, "weight": 50},
+        ],
+    )
+    experiment_start(experiment=experiment, actor="pm-x")
+    time.sleep(1.5)  # daphne's alias and experiment caches live 1 s
+    before = {_served_release(browser, asgi_server) for _ in range(6)}
+    assert before <= {second.number, arm.number} and arm.number in before, before
+
+    ctx, page = _login(browser, asgi_server, "oncall-x", "/releases/production/")
+    page.get_by_test_id("rollback-reason").fill("drill: rollback during an experiment")
+    page.get_by_test_id("rollback-button").click()
+    page.get_by_text(f"Production now serves release {first.number}").wait_for()
+    ctx.close()
+    time.sleep(1.5)
+    served = [_served_release(browser, asgi_server) for _ in range(10)]
+    assert served == [first.number] * 10, served
+
+    experiment.refresh_from_db()
+    assert experiment.status == Experiment.Status.PAUSED
+    ctx, page = _login(browser, asgi_server, "pm-x", f"/experiments/{experiment.pk}/")
+    expect(page.locator("main")).to_contain_text("Paused")
+    expect(page.get_by_test_id("stop-reason")).to_contain_text(
+        f"Paused by the rollback of production from release {second.number} to {first.number}"
+    )
+    page.screenshot(path=str(Path(settings.VAR_DIR) / "experiment-paused-by-rollback.png"), full_page=True)
+    ctx.close()
