@@ -24,13 +24,14 @@ from chat.generation import GenerationError, Prompt, Usage, count_tokens, stream
 from chat.models import Product
 from chat.retrieval import Hit, named_for_contrast, retrieve
 from chat.traces import PendingTurn, writer
+from experiments.allocation import release_for_session
 from finops.services import token_cost
 from guardrails.checks import Decision, pre_checks
 from guardrails.policy import Policy, default_policy, policy_from_version, policy_without
 from guardrails.runtime import GuardOutcome, blocked_outcome, guard_answer
 from guardrails.streaming import StreamGuard, published_shapes
 from prompts_app.bundle import PromptBundle, bundle_from_version, default_bundle
-from registry.selectors import flags_current, release_for_session, release_versions
+from registry.selectors import flags_current, release_versions
 
 log = logging.getLogger(__name__)
 NEEDS_RETRIEVAL = {"recommendation", "product_question", "faq", "order_tracking", "return_request", "promotion"}

@@ -35,6 +35,7 @@ from evaluation.models import (
     GoldenDataset,
     TrainingCandidate,
 )
+from mangaconsole.lib.actors import actor_label as _label
 
 DIMENSIONS: dict[str, dict] = {
     "factual": {
@@ -91,10 +92,6 @@ class AnnotationError(ValueError):
     def __init__(self, message: str, errors: dict | None = None):
         super().__init__(message)
         self.errors = errors or {}
-
-
-def _label(actor) -> str:
-    return actor if isinstance(actor, str) else actor.get_username()
 
 
 def lock_minutes() -> int:

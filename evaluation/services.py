@@ -31,6 +31,7 @@ from evaluation.models import (
     GoldenEntry,
     RunStatus,
 )
+from mangaconsole.lib.actors import actor_label as _actor_label
 from registry.services import release_gate_record
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,6 @@ class DatasetError(ValueError):
 
 class EvalError(ValueError):
     pass
-
-
-def _actor_label(actor) -> str:
-    return actor if isinstance(actor, str) else actor.get_username()
 
 
 # ----------------------------------------------------------------------------------- datasets

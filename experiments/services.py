@@ -12,6 +12,7 @@ from audit.services import audit_record
 from experiments.assignment import choose_arm, enrolled, matches_targeting
 from experiments.models import Event, Experiment, Exposure, Metric, Variant
 from experiments.regions import REGION_CODES
+from mangaconsole.lib.actors import actor_label as _actor
 from registry.models import AliasName
 from registry.selectors import release_for_alias
 from registry.services import release_eligibility
@@ -27,10 +28,6 @@ class ExperimentError(ValueError):
     def __init__(self, problems: list[str] | str):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("; ".join(self.problems))
-
-
-def _actor(actor) -> str:
-    return actor if isinstance(actor, str) else actor.get_username()
 
 
 def _dropped() -> None:
@@ -338,7 +335,7 @@ def experiment_winner_archive(
     """Stop the experiment if it runs and archive it with its winner, configuration and result.
     ``deployment_id`` is the deployment that takes the winner's release to production (None when
     the winner is the control, which serves already). Called by the rollout's one path to
-    production (``registry.pipeline.experiment_winner_promote``), never on its own."""
+    production (``registry.rollout.deployments.experiment_winner_promote``), never on its own."""
     if variant.experiment_id != experiment.pk:
         raise ExperimentError("that arm belongs to another experiment")
     locked = Experiment.objects.select_for_update().get(pk=experiment.pk)

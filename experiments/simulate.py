@@ -80,8 +80,8 @@ def simulate(
     progress: Callable[[dict], None] | None = None,
 ) -> dict:
     from chat.models import Feedback, Trace
+    from experiments.allocation import release_for_session
     from experiments.services import event_record, experiment_check
-    from registry.selectors import release_for_session
 
     rng = random.Random(seed)
     control_ids = set(experiment.variants.filter(is_control=True).values_list("pk", flat=True))

@@ -18,9 +18,9 @@ from experiments.services import (
 )
 from mangaconsole.access import console_view
 from registry.models import Deployment, GateStatus, Release
-from registry.pipeline import experiment_winner_promote
+from registry.rollout.deployments import experiment_winner_promote
+from registry.rollout.targets import DeploymentError
 from registry.selectors import release_for_alias
-from registry.targets import DeploymentError
 
 
 @console_view(permission="experiments.view_experiment")

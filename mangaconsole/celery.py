@@ -9,3 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mangaconsole.settings")
 app = Celery("mangaconsole")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The registry's rollout layer keeps its tasks in a sub-package (issue 17), which autodiscovery's
+# ``<app>.tasks`` lookup does not reach.
+app.autodiscover_tasks(["registry.rollout"])

@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from mangaconsole.access import console_view, public_view
 from mangaconsole.roles import ROLE_FLOWS, Role, user_roles
 from mangaconsole.selectors import health_report
-from registry.views import rollback_context
+from registry.rollout.views import rollback_context
 
 
 def home(request):

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from mangaconsole.lib.actors import actor_label as _label
 from prompts_app.bundle import PromptBundle, TemplateSpec, bundle_from_version, content_sha256, default_bundle
 from prompts_app.models import PromptStatus, PromptTemplate, PromptVersion
 from prompts_app.rendering import kind_of, template_check
@@ -26,10 +27,6 @@ BUMPS = ("patch", "minor", "major")
 
 class PromptError(ValueError):
     """A lifecycle step that cannot be taken; the message says why."""
-
-
-def _label(actor) -> str:
-    return actor if isinstance(actor, str) else actor.get_username()
 
 
 def _move(version: PromptVersion, *, frm: str, to: str, **fields) -> None:
@@ -304,7 +301,8 @@ def prompt_version_release(*, version: PromptVersion, actor, reason: str = ""):
 @transaction.atomic
 def prompt_release_rollback(*, actor, reason: str):
     """Move ``production`` back: the registry's one rollback path (audited, alerted, evaluated)."""
-    from registry.services import RegistryError, release_rollback
+    from registry.rollout.rollback import release_rollback
+    from registry.services import RegistryError
 
     try:
         rollback = release_rollback(actor=actor, reason=reason)

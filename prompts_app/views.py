@@ -20,8 +20,8 @@ from prompts_app.services import (
     prompt_version_release,
     prompt_version_submit,
 )
-from registry.pipeline import staging_promote_request
-from registry.targets import DeploymentError
+from registry.rollout.deployments import staging_promote_request
+from registry.rollout.targets import DeploymentError
 
 
 @console_view(permission="prompts_app.view_promptversion")

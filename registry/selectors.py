@@ -7,7 +7,13 @@ from datetime import datetime
 from django.core.cache import cache
 
 from registry.models import Alias, AliasEvent, AliasName, Canary, ComponentVersion, Flag, FlagName, Release
-from registry.services import ALIAS_CACHE_KEY, CANARY_CACHE_KEY, FLAG_DEFAULTS, FLAGS_CACHE_KEY
+
+# Cache keys of what the turn reads on every message; the writes in registry.services drop them.
+ALIAS_CACHE_KEY = "registry:alias:{name}"
+CANARY_CACHE_KEY = "registry:canary"
+FLAGS_CACHE_KEY = "registry:flags"
+FLAG_DEFAULTS = {FlagName.KILL_SWITCH: False, FlagName.RETRIEVAL: True, FlagName.LLM_GENERATION: True}
+GUARDRAIL_FLAG_PREFIX = "guardrail:"
 
 # Per-process caches (local memory by default) may hold a moved alias this long at most, so a
 # move or rollback reaches every process within seconds; the moving process drops it at once.
@@ -32,34 +38,6 @@ def canary_current() -> tuple[int, int, int] | None:
         found = list(row) if row else []
         cache.set(CANARY_CACHE_KEY, found, ALIAS_CACHE_SECONDS)
     return tuple(found) if found else None
-
-
-def canary_bucket(session_id, canary_id: int) -> float:
-    """Where a session falls in [0, 100) for a canary: the experiments' hash (experiments.assignment)
-    of the canary's salt and the session, so a session stays in its arm for the canary's life
-    (sticky), a session in the canary at 1% stays in at 10%, 50%, 100% (the share only grows), and a
-    new canary draws a fresh sample."""
-    from experiments.assignment import hash_bucket
-
-    return hash_bucket(f"canary:{canary_id}", session_id) * 100
-
-
-def release_for_session(session_id=None, attributes: dict | None = None) -> Release | None:
-    """The release that serves this session: the canary's for the sessions in its share, else the
-    arm of a running experiment the session is enrolled in (its exposure logged once), else production.
-    The global kill switch takes precedence over every allocation: everyone gets production."""
-    if session_id is not None and not flags_current().get(FlagName.KILL_SWITCH.value, False):
-        canary = canary_current()
-        if canary is not None:
-            canary_id, release_id, percent = canary
-            if canary_bucket(session_id, canary_id) < percent:
-                return Release.objects.filter(pk=release_id).first()
-        from experiments.services import experiment_release_for_session
-
-        release_id = experiment_release_for_session(session_id, attributes or {})
-        if release_id is not None:
-            return Release.objects.filter(pk=release_id).first()
-    return release_for_alias(AliasName.PRODUCTION)
 
 
 def release_versions(release: Release) -> dict[str, ComponentVersion]:

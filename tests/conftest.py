@@ -87,8 +87,8 @@ def production_set(release, *, requested_by: str = "mleng", approved_by: str = "
     from django.utils import timezone
 
     from registry.models import STAGE_ORDER, Deployment, DeploymentStage, StageName
-    from registry.pipeline import stage_run
-    from registry.services import ALIAS_CACHE_KEY
+    from registry.rollout.deployments import stage_run
+    from registry.selectors import ALIAS_CACHE_KEY
 
     deployment = Deployment.objects.create(
         release=release,
@@ -177,7 +177,8 @@ def serving(db, settings, intent_artifact, guard_artifact, kb_dir):
     from chat.pipeline import _serving_cache
     from chat.retrieval import reset_index
     from registry.models import ComponentKind
-    from registry.services import component_version_register, production_bootstrap, registry_defaults_ensure
+    from registry.rollout.bootstrap import production_bootstrap, registry_defaults_ensure
+    from registry.services import component_version_register
 
     settings.KB_SOURCE_DIR = kb_dir
     registry_defaults_ensure(actor="system:test")

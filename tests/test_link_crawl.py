@@ -38,7 +38,7 @@ def lived_in(serving, golden_small, settings):
     from evaluation.annotation import batch_create
     from experiments.services import experiment_create
     from registry.models import ComponentKind
-    from registry.pipeline import deployment_start
+    from registry.rollout.deployments import deployment_start
     from registry.selectors import release_for_alias
     from registry.services import component_version_register, release_create
     from tests.conftest import gate_passed

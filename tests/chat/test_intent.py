@@ -46,7 +46,7 @@ def test_training_twice_registers_version_2_and_promote_goes_through_the_pipelin
     serving, golden_small, settings, tmp_path, capsys, django_capture_on_commit_callbacks
 ):
     from registry.models import Deployment
-    from registry.pipeline import deployment_run_inline
+    from registry.rollout.deployments import deployment_run_inline
 
     settings.ARTIFACT_DIR = tmp_path
     with django_capture_on_commit_callbacks(execute=False):  # the chain runs in process below

@@ -11,6 +11,7 @@ from audit.models import AuditAction, AuditEntry
 from chat.models import Feedback, Trace
 from chat.pipeline import SessionState, run_turn
 from experiments import rollup
+from experiments.allocation import release_for_session
 from experiments.analysis import analyse, metric_summaries
 from experiments.assignment import choose_arm, enrolled, hash_bucket, matches_targeting
 from experiments.models import Event, Experiment, Exposure, Metric
@@ -25,10 +26,10 @@ from experiments.services import (
 )
 from mangaconsole.roles import Role
 from registry.models import ComponentKind
-from registry.pipeline import deployment_approve, deployment_run_inline, experiment_winner_promote
-from registry.selectors import release_for_alias, release_for_session
+from registry.rollout.deployments import deployment_approve, deployment_run_inline, experiment_winner_promote
+from registry.rollout.targets import DeploymentError
+from registry.selectors import release_for_alias
 from registry.services import component_version_register, release_create
-from registry.targets import DeploymentError
 from tests.conftest import gate_passed, make_user
 
 
@@ -264,7 +265,7 @@ def test_too_few_units_decide_nothing_and_a_win_goes_to_production_through_the_p
         deployment_approve(deployment=deployment, actor="pm")
     with django_capture_on_commit_callbacks(execute=True):
         deployment_approve(deployment=deployment, actor="mleng", queue=False)
-        from registry.pipeline import stage_run
+        from registry.rollout.deployments import stage_run
 
         assert stage_run(deployment.pk, "promote") == "passed"
     assert release_for_alias("production").pk == short.release_id

@@ -248,12 +248,12 @@ def test_train_guardrails_promote_sends_the_new_policy_through_the_pipeline(
     from audit.models import AuditAction, AuditEntry
     from chat.pipeline import serving_context
     from registry.models import Deployment
-    from registry.pipeline import deployment_run_inline
+    from registry.rollout.deployments import deployment_run_inline
 
     settings.ARTIFACT_DIR = tmp_path
     moves = AuditEntry.objects.filter(action=AuditAction.ALIAS_MOVE, target_id="production").count()
     queued = []
-    monkeypatch.setattr("registry.pipeline.pipeline_queue", queued.append)  # the chain runs in process below
+    monkeypatch.setattr("registry.rollout.deployments.pipeline_queue", queued.append)  # the chain runs in process below
     call_command("train_guardrails", "--promote")
     out = capsys.readouterr().out
     assert "release 2 entered the deployment pipeline as deployment" in out

@@ -21,7 +21,7 @@ from prompts_app.services import (
     prompt_version_release,
     prompt_version_submit,
 )
-from registry.pipeline import deployment_run_inline, staging_promote_request
+from registry.rollout.deployments import deployment_run_inline, staging_promote_request
 from registry.selectors import release_for_alias
 from tests.conftest import make_user
 

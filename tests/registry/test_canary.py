@@ -12,10 +12,11 @@ from audit.models import AuditAction, AuditEntry
 from chat.generation import GenerationError
 from chat.models import Trace
 from chat.pipeline import SessionState, run_turn
+from experiments.allocation import canary_bucket, release_for_session
 from registry.models import Canary, ComponentKind, MonitorEvent
-from registry.monitoring import canary_check, canary_evaluate, production_guard
-from registry.pipeline import canary_promote_request, deployment_run_inline
-from registry.selectors import canary_bucket, release_for_alias, release_for_session
+from registry.rollout.deployments import canary_promote_request, deployment_run_inline
+from registry.rollout.monitoring import canary_check, canary_evaluate, production_guard
+from registry.selectors import release_for_alias
 from registry.services import (
     RegistryError,
     canary_start,
@@ -292,7 +293,7 @@ def test_a_canary_rolled_back_while_its_promotion_waits_is_not_promoted(
         deployment = canary_promote_request(actor="pm")
     with django_capture_on_commit_callbacks(execute=True):
         canary_stop(actor="oncall", reason="errors on the canary")
-    from registry.targets import DeploymentError
+    from registry.rollout.targets import DeploymentError
 
     with pytest.raises(DeploymentError, match="was not promoted"), django_capture_on_commit_callbacks(execute=True):
         deployment_run_inline(deployment.pk, approver="oncall")

@@ -9,8 +9,9 @@ from django.core.cache import cache
 from audit.models import AuditAction, AuditEntry
 from chat.pipeline import SAFE_TEMPLATES, SessionState, run_turn
 from mangaconsole.roles import Role
+from registry.rollout.flags import flag_set
 from registry.selectors import flags_current
-from registry.services import RegistryError, flag_set
+from registry.services import RegistryError
 from tests.conftest import make_user
 
 

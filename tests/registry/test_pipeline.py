@@ -12,10 +12,10 @@ from django.core.cache import cache
 from audit.models import AuditAction, AuditEntry
 from evaluation.models import GoldenDataset
 from registry.models import AliasName, ComponentKind, Deployment, DeploymentStage
-from registry.pipeline import deployment_approve, deployment_cancel, deployment_start, stage_run
+from registry.rollout.deployments import deployment_approve, deployment_cancel, deployment_start, stage_run
+from registry.rollout.targets import BedrockTarget, DeploymentError, SageMakerTarget
 from registry.selectors import release_for_alias
 from registry.services import component_version_register, release_create
-from registry.targets import BedrockTarget, DeploymentError, SageMakerTarget
 
 AUTOMATIC = ["build", "evaluate", "staging", "smoke"]
 
@@ -287,7 +287,7 @@ def test_bedrock_model_is_checked_with_a_throttle_retried_and_an_unknown_model_r
 def test_one_click_rollback_shifts_sagemaker_traffic_back_to_the_old_variant(
     pipeline_env, django_capture_on_commit_callbacks
 ):
-    from registry.services import release_rollback, rollback_followup
+    from registry.rollout.rollback import release_rollback, rollback_followup
 
     client = _sagemaker()
     first = release_for_alias("production")
@@ -343,7 +343,7 @@ def test_a_stage_whose_worker_was_lost_is_failed_and_the_deployment_retried_from
 ):
     from django.utils import timezone
 
-    from registry.pipeline import deployment_retry, deployments_unstick
+    from registry.rollout.deployments import deployment_retry, deployments_unstick
 
     release = _candidate()
     deployment = _start(release, django_capture_on_commit_callbacks)

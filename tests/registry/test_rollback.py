@@ -14,15 +14,9 @@ from chat.pipeline import SessionState, run_turn
 from evaluation.models import EvalRun
 from mangaconsole.roles import Role
 from registry.models import AliasEvent, AliasName, ComponentKind, Rollback
+from registry.rollout.rollback import release_rollback, rollback_followup, rollbacks_resume
 from registry.selectors import release_for_alias
-from registry.services import (
-    RegistryError,
-    component_version_register,
-    release_cut_from_production,
-    release_rollback,
-    rollback_followup,
-    rollbacks_resume,
-)
+from registry.services import RegistryError, component_version_register, release_cut_from_production
 from tests.conftest import make_user, production_set
 
 
@@ -204,10 +198,10 @@ def test_a_rollback_pauses_every_experiment_and_canary_that_serves_another_relea
 ):
     from django.core import mail
 
+    from experiments.allocation import release_for_session
     from experiments.models import Experiment
     from experiments.services import experiment_create, experiment_start
     from registry.models import Canary
-    from registry.selectors import release_for_session
     from registry.services import canary_start, release_create
     from tests.conftest import gate_passed
 
@@ -245,9 +239,10 @@ def test_a_rollback_pauses_every_experiment_and_canary_that_serves_another_relea
 
 
 def test_the_kill_switch_takes_precedence_over_experiment_arms(two_releases, django_capture_on_commit_callbacks):
+    from experiments.allocation import release_for_session
     from experiments.services import experiment_create, experiment_start
-    from registry.selectors import release_for_session
-    from registry.services import flag_set, release_create
+    from registry.rollout.flags import flag_set
+    from registry.services import release_create
     from tests.conftest import gate_passed
 
     _, second = two_releases

@@ -6,9 +6,9 @@ from django.utils import timezone
 
 from chat import intent
 from registry.models import ComponentKind
-from registry.pipeline import version_promote_request
+from registry.rollout.deployments import version_promote_request
+from registry.rollout.targets import DeploymentError
 from registry.services import RegistryError, component_version_register
-from registry.targets import DeploymentError
 
 
 class Command(BaseCommand):

@@ -10,9 +10,9 @@ from django.utils import timezone
 from guardrails import injection
 from guardrails.policy import DEFAULT_POLICY, validate_policy
 from registry.models import ComponentKind, ComponentVersion
-from registry.pipeline import version_promote_request
+from registry.rollout.deployments import version_promote_request
+from registry.rollout.targets import DeploymentError
 from registry.services import RegistryError, component_version_register
-from registry.targets import DeploymentError
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "injection_train.jsonl"
 

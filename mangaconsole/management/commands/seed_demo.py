@@ -11,7 +11,7 @@ from mangaconsole.roles import Role, roles_sync
 from mangaconsole.services import demo_users_ensure
 from prompts_app.services import prompts_seed
 from registry.models import Alias, AliasName, ComponentKind, ComponentVersion
-from registry.services import production_bootstrap, registry_defaults_ensure
+from registry.rollout.bootstrap import production_bootstrap, registry_defaults_ensure
 
 
 class Command(BaseCommand):

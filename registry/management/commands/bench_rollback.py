@@ -42,14 +42,10 @@ class Command(BaseCommand):
         from evaluation.services import eval_run_create, eval_run_execute
         from experiments.services import experiment_create, experiment_start
         from registry.models import ComponentKind, Rollback
-        from registry.pipeline import deployment_run_inline, deployment_start
+        from registry.rollout.deployments import deployment_run_inline, deployment_start
+        from registry.rollout.rollback import release_rollback, rollback_followup
         from registry.selectors import release_for_alias
-        from registry.services import (
-            component_version_register,
-            release_cut_from_production,
-            release_rollback,
-            rollback_followup,
-        )
+        from registry.services import component_version_register, release_cut_from_production
 
         if release_for_alias("production") is None:
             raise CommandError("nothing is in production: run seed_demo first")

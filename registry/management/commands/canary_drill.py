@@ -13,9 +13,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from chat.generation import GenerationError
 from chat.pipeline import SessionState, run_turn
+from experiments.allocation import release_for_session
 from registry.models import Canary, ComponentKind
-from registry.monitoring import canary_check
-from registry.selectors import release_for_alias, release_for_session
+from registry.rollout.monitoring import canary_check
+from registry.selectors import release_for_alias
 from registry.services import (
     RegistryError,
     canary_start,

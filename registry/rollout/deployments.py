@@ -28,8 +28,9 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from mangaconsole.lib.actors import actor_label as _actor_label
 from registry.models import STAGE_ORDER, AliasName, Canary, Deployment, DeploymentStage, Release, StageName
-from registry.targets import DeploymentError, targets_for_release
+from registry.rollout.targets import DeploymentError, targets_for_release
 
 log_ = logging.getLogger(__name__)
 Status = DeploymentStage.Status
@@ -47,10 +48,6 @@ SMOKE_QUERIES = [
 
 class StageFailed(Exception):
     """A stage's check did not hold; the message is the reason shown on the page."""
-
-
-def _actor_label(actor) -> str:
-    return actor if isinstance(actor, str) else actor.get_username()
 
 
 # ----------------------------------------------------------------------------------- starting
@@ -104,7 +101,7 @@ def deployment_start(
 def pipeline_queue(deployment_id: int) -> None:
     from celery import chain
 
-    from registry.tasks import deployment_stage_task
+    from registry.rollout.tasks import deployment_stage_task
 
     chain(*(deployment_stage_task.si(deployment_id, name.value) for name in AUTOMATIC)).delay()
 
@@ -370,7 +367,7 @@ def deployment_approve(*, deployment: Deployment, actor, queue: bool = True) -> 
         after={"stage": "approve", "status": "passed"},
         reason=f"Approved the promotion of release {deployment.release.number}",
     )
-    from registry.tasks import deployment_stage_task
+    from registry.rollout.tasks import deployment_stage_task
 
     if queue:
         transaction.on_commit(lambda: deployment_stage_task.delay(deployment.pk, StageName.PROMOTE.value))
@@ -458,7 +455,7 @@ def deployment_retry(*, deployment: Deployment, actor) -> Deployment:
     )
     from celery import chain
 
-    from registry.tasks import deployment_stage_task
+    from registry.rollout.tasks import deployment_stage_task
 
     remaining = [s for s in STAGE_ORDER[STAGE_ORDER.index(failed.name) :] if s != StageName.APPROVE]
     approved = deployment.stages.filter(name=StageName.APPROVE, status=Status.PASSED).exists()

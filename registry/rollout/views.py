@@ -5,8 +5,9 @@ from django.views.decorators.http import require_GET, require_POST
 from mangaconsole.access import console_view
 from mangaconsole.lib.redirects import redirect_back
 from registry.models import AliasName, Flag, GateStatus, MonitorEvent, Rollback
+from registry.rollout.rollback import release_rollback, rollback_target
 from registry.selectors import release_for_alias, release_versions
-from registry.services import RegistryError, release_rollback, rollback_target
+from registry.services import RegistryError
 
 
 def rollback_context() -> dict:
@@ -61,8 +62,8 @@ def rollback(request):
 @console_view(permission="registry.view_flag")
 @require_GET
 def flags(request):
+    from registry.rollout.flags import known_flags
     from registry.selectors import flags_current
-    from registry.services import known_flags
 
     current = flags_current()
     rows = {f.name: f for f in Flag.objects.all()}
@@ -80,7 +81,7 @@ def flags(request):
 @console_view(permission="registry.toggle_flag")
 @require_POST
 def flag_toggle(request, name):
-    from registry.services import flag_set, known_flags
+    from registry.rollout.flags import flag_set, known_flags
 
     labels = {n: label for n, label, _ in known_flags()}
     if name not in labels:
@@ -125,8 +126,8 @@ def deployments(request):
 @require_POST
 def deployment_start_view(request):
     from registry.models import Release
-    from registry.pipeline import deployment_start
-    from registry.targets import DeploymentError
+    from registry.rollout.deployments import deployment_start
+    from registry.rollout.targets import DeploymentError
 
     release = Release.objects.filter(number=request.POST.get("release") or 0).first()
     if release is None:
@@ -201,13 +202,13 @@ def deployment_decide(request, pk):
     from django.shortcuts import get_object_or_404
 
     from registry.models import Deployment
-    from registry.pipeline import deployment_approve, deployment_cancel
-    from registry.targets import DeploymentError
+    from registry.rollout.deployments import deployment_approve, deployment_cancel
+    from registry.rollout.targets import DeploymentError
 
     found = get_object_or_404(Deployment.objects.select_related("release"), pk=pk)
     try:
         if request.POST.get("decision") == "retry":
-            from registry.pipeline import deployment_retry
+            from registry.rollout.deployments import deployment_retry
 
             deployment_retry(deployment=found, actor=request.user)
             messages.success(request, "Retrying from the failed stage.")
@@ -226,9 +227,9 @@ def deployment_decide(request, pk):
 @console_view(permission="registry.view_canary")
 @require_GET
 def canary(request):
-    from registry.charts import canary_arms
     from registry.models import CANARY_STEPS, Canary, MonitorEvent
-    from registry.monitoring import canary_evaluate, canary_limits
+    from registry.rollout.charts import canary_arms
+    from registry.rollout.monitoring import canary_evaluate, canary_limits
 
     active = Canary.objects.select_related("release", "baseline").filter(state=Canary.State.ACTIVE).first()
     live = canary_evaluate(active) if active else None
@@ -253,9 +254,9 @@ def canary(request):
 @require_POST
 def canary_action(request):
     from registry.models import Release
-    from registry.pipeline import canary_promote_request
+    from registry.rollout.deployments import canary_promote_request
+    from registry.rollout.targets import DeploymentError
     from registry.services import canary_start, canary_step, canary_stop
-    from registry.targets import DeploymentError
 
     action = request.POST.get("action")
     expected = request.POST.get("expected_percent")

@@ -192,7 +192,7 @@ def canary_check() -> dict | None:
     """The beat task's body: evaluate the active canary, store the evidence on it, and roll it back
     when a rule is breached (audited and alerted). Returns the evaluation, or None without a canary."""
     from mangaconsole.lib.alerts import alert_send
-    from registry.services import CANARY_CACHE_KEY
+    from registry.selectors import CANARY_CACHE_KEY
 
     canary = Canary.objects.select_related("release", "baseline").filter(state=Canary.State.ACTIVE).first()
     if canary is None:
@@ -289,8 +289,9 @@ def production_guard(*, window_minutes: int | None = None) -> dict | None:
     (through ``release_rollback``: one alias move, its evaluation and alert follow); a soft one pages
     on-call once per release and metric, without a rollback."""
     from mangaconsole.lib.alerts import alert_send
+    from registry.rollout.rollback import release_rollback
     from registry.selectors import release_for_alias
-    from registry.services import RegistryError, release_rollback
+    from registry.services import RegistryError
 
     release = release_for_alias(AliasName.PRODUCTION)
     if release is None:
