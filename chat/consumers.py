@@ -33,17 +33,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat.embeddings import batcher
-from chat.generation import GenerationError, Usage
-from chat.pipeline import (
-    NotServing,
-    classify_turn,
-    complete_turn,
-    finish_turn,
-    guard_turn,
-    serving_context,
-    stream_guard,
-)
+from chat.generation import GenerationError
+from chat.serving import NotServing, serving_context
 from chat.sessions import feedback_save, session_open
+from chat.turn import AnswerStream, classify_turn, complete_turn
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -179,44 +172,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
             or turn.blocked
             or turn.safe_mode
         )
-        pieces, usage, error = [], None, ""
-        gen_start, first_at = time.perf_counter(), None
+        # The one loop body of every turn (chat.turn.AnswerStream); this consumer only moves frames.
+        answer = AnswerStream(turn)
         stream = turn.stream
-        guard = stream_guard(turn)
         try:
-            while True:
+            while not answer.cut:
                 # The local responder is pure computation: iterate it here. Remote providers block
                 # on the network: each step runs in a worker thread.
                 item = next(stream, _END) if local else await sync_to_async(next, thread_sensitive=False)(stream, _END)
                 if item is _END:
                     break
-                if isinstance(item, Usage):
-                    usage = item
-                    continue
-                pieces.append(item)
-                # The streaming guardrail holds back a short window and stops at a violation (US-7.4).
-                out = guard.feed(item) if guard is not None else item
+                out = answer.feed(item)  # the streaming guardrail holds back a short window (US-7.4)
                 if out:
-                    if first_at is None:
-                        first_at = time.perf_counter()
                     await self._send({"type": "token", "message_id": message_id, "text": out})
-                if guard is not None and guard.violation is not None:
-                    stream.close()  # stop generation
-                    log.warning("streaming guardrail cut an answer (trace %s)", turn.trace_id)
-                    break
-            if guard is not None:
-                tail = guard.finish()
-                if tail:
-                    first_at = first_at or time.perf_counter()
-                    await self._send({"type": "token", "message_id": message_id, "text": tail})
+            tail = answer.end()
+            if tail:
+                await self._send({"type": "token", "message_id": message_id, "text": tail})
         except GenerationError as exc:
-            error = f"{exc.code}: {exc.detail}"
+            answer.fail(exc)
             await self._error(exc.code, "The answer could not be generated right now; please try again.")
-        gen_end = time.perf_counter()
-        outcome = await sync_to_async(guard_turn, thread_sensitive=False)(
-            turn, "".join(pieces), guard, regenerate=not error
-        )
-        if outcome.replaced and not error:
+        outcome = await sync_to_async(answer.outcome, thread_sensitive=False)()
+        if outcome.replaced and not answer.error:
             await self._send(
                 {
                     "type": "replace",
@@ -225,19 +201,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     "verdict": outcome.verdict,
                 }
             )
-        payload = await sync_to_async(finish_turn, thread_sensitive=False)(
-            self.state,
-            turn,
-            answer=outcome.answer,
-            usage=usage,
-            gen_start=gen_start,
-            first_token_at=first_at,
-            gen_end=gen_end,
-            error=error,
-            outcome=outcome,
-        )
+        payload = await sync_to_async(answer.record, thread_sensitive=False)(self.state, outcome)
         self.turns[turn.message_id] = {"trace_id": turn.trace_id, "intent": turn.intent, "release": turn.ctx.release}
-        if not error:
+        if not answer.error:
             await self._send({"type": "done", **{k: payload[k] for k in PUBLIC_DONE_FIELDS}})
 
     async def _on_feedback(self, frame: dict) -> None:

@@ -18,7 +18,7 @@ from django.core import signing
 from django.utils import timezone
 
 from chat.models import ChatMessage, ChatSession, Feedback, Trace
-from chat.pipeline import SessionState
+from chat.turn import SessionState
 from experiments import rollup
 from guardrails.pii import redact_text
 

@@ -1,7 +1,7 @@
 """Writes of the evaluation app: dataset versions, gate thresholds, and offline evaluation runs.
 
 An evaluation run is claimed with a conditional UPDATE (queued → running), so a task delivered
-twice runs once; it sends every entry through ``chat.pipeline.run_turn`` with the serving context of
+twice runs once; it sends every entry through ``chat.turn.run_turn`` with the serving context of
 the release under test (the same code path as a live turn, nothing recorded as production traffic),
 then scores, compares with the baseline and applies the gates.
 """
@@ -293,7 +293,7 @@ def _claim(run_id: int) -> bool:
 
 def _answer_entries(entries, ctx, *, on_progress=None) -> list[dict]:
     """Every entry through the real pipeline of ``ctx``'s release (earlier turns first for multi-turn)."""
-    from chat.pipeline import SessionState, run_turn
+    from chat.turn import SessionState, run_turn
 
     out = []
     for i, entry in enumerate(entries, start=1):
@@ -369,7 +369,7 @@ def _baseline_rows(run: EvalRun, entries, stage_seconds: dict, thresholds) -> tu
                 for eid, r in results.items()
                 if eid in wanted
             ], prior
-    from chat.pipeline import serving_context
+    from chat.serving import serving_context
 
     t0 = time.perf_counter()
     answers = _answer_entries(entries, serving_context(run.baseline))
@@ -404,7 +404,7 @@ def eval_run_execute(run_id: int) -> EvalRun | None:
 
 
 def _execute(run: EvalRun) -> EvalRun:
-    from chat.pipeline import serving_context
+    from chat.serving import serving_context
 
     entries, _ = scope_entries(run.dataset_version, run.intent)
     stage_seconds: dict[str, float] = {}

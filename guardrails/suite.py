@@ -88,7 +88,7 @@ class SuiteReport:
 
 
 def _run(text: str, generator_config: dict | None, report: SuiteReport):
-    from chat.pipeline import SessionState, run_turn
+    from chat.turn import SessionState, run_turn
 
     state = SessionState(uuid.uuid4(), None, budget=10**9)
     result = run_turn(state, text, generator_config=generator_config, record=False)

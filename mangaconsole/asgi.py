@@ -17,7 +17,7 @@ from chat.routing import websocket_urlpatterns  # noqa: E402
 def _warm_up() -> None:
     import logging
 
-    from chat.pipeline import warm_up
+    from chat.turn import warm_up
 
     try:
         warm_up()

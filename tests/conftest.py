@@ -174,8 +174,8 @@ def serving(db, settings, intent_artifact, guard_artifact, kb_dir):
     """Production release 1: trained intent model, default embedder/reranker/local responder, the
     default guardrail policy with its trained injection classifier, KB ingested."""
     from chat.ingest import kb_ingest
-    from chat.pipeline import _serving_cache
     from chat.retrieval import reset_index
+    from chat.serving import _serving_cache
     from registry.models import ComponentKind
     from registry.rollout.bootstrap import production_bootstrap, registry_defaults_ensure
     from registry.services import component_version_register

@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 
-from chat.pipeline import SessionState, run_turn
+from chat.turn import SessionState, run_turn
 from evaluation.services import eval_run_create, eval_run_execute
 from mangaconsole.roles import Role
 from tests.conftest import make_user

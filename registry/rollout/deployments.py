@@ -266,7 +266,8 @@ def _staging(deployment: Deployment, write, clients) -> dict:
 
 def _smoke(deployment: Deployment, write, clients) -> dict:
     """Real turns through the release's own pipeline (not recorded as production traffic)."""
-    from chat.pipeline import SessionState, run_turn, serving_context
+    from chat.serving import serving_context
+    from chat.turn import SessionState, run_turn
 
     ctx = serving_context(deployment.release)
     queries = getattr(settings, "DEPLOY_SMOKE_QUERIES", SMOKE_QUERIES)

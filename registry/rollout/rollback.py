@@ -18,7 +18,7 @@ from mangaconsole.lib.alerts import alert_send
 from registry.models import Alias, AliasEvent, AliasName, Canary, Release, Rollback
 from registry.rollout import tasks as rollout_tasks  # the follow-up's task; tasks imports this module back
 from registry.rollout.targets import targets_restore
-from registry.services import RegistryError, canary_cache_drop, alias_move
+from registry.services import RegistryError, alias_move, canary_cache_drop
 
 
 def rollback_target(current: Release) -> Release | None:

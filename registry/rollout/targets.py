@@ -76,7 +76,7 @@ class LocalTarget:
         return "local (in-process runtime)"
 
     def stage(self, release, log: Log) -> dict:
-        from chat.pipeline import serving_context
+        from chat.serving import serving_context
 
         ctx = serving_context(release)  # loads and checksums the intent artifact, policy and prompts
         log(f"local: release {release.number} loads: {', '.join(f'{k}={v}' for k, v in sorted(ctx.versions.items()))}")

@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlparse
 import pytest
 from django.utils import timezone
 
-from chat.pipeline import SessionState, run_turn
+from chat.turn import SessionState, run_turn
 from evaluation.services import eval_run_create, eval_run_execute
 from mangaconsole.roles import Role
 from tests.conftest import PASSWORD, make_user

@@ -326,7 +326,7 @@ def test_nothing_in_production_is_a_clear_error(db):
 
 
 def test_an_unknown_provider_in_the_release_is_reported_not_crashed(serving):
-    from chat.pipeline import _serving_cache
+    from chat.serving import _serving_cache
     from registry.models import ComponentVersion
 
     ComponentVersion.objects.filter(component__kind="generator").update(config={"provider": "carrier-pigeon"})

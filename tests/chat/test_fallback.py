@@ -7,7 +7,7 @@ import pytest
 
 from chat.generation import GenerationError, Prompt, Usage, stream_with_fallback
 from chat.models import Span
-from chat.pipeline import SessionState, run_turn
+from chat.turn import SessionState, run_turn
 
 PRIMARY = {"provider": "scripted", "model_id": "primary-model", "fail": "provider_throttled"}
 BACKUP = {"provider": "scripted", "model_id": "backup-model", "default": "Answer from the backup model."}

@@ -4,7 +4,7 @@ stored only redacted: the trace keeps ``<ORDER_ID>`` and the answer its last fou
 import uuid
 
 from chat.models import ChatMessage, Trace
-from chat.pipeline import SessionState, run_turn
+from chat.turn import SessionState, run_turn
 
 ORDER = "112-3456789-1234567"
 

@@ -3,8 +3,8 @@ recommendations names each series once."""
 
 import uuid
 
-from chat.pipeline import SessionState, run_turn
 from chat.retrieval import named_for_contrast, series_of
+from chat.turn import SessionState, run_turn
 
 
 def test_what_a_request_names_for_contrast_and_a_titles_series():

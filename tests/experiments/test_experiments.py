@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditEntry
 from chat.models import Feedback, Trace
-from chat.pipeline import SessionState, run_turn
+from chat.turn import SessionState, run_turn
 from experiments import rollup
 from experiments.allocation import release_for_session
 from experiments.analysis import analyse, metric_summaries

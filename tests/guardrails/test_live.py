@@ -35,7 +35,7 @@ def _committed(transactional_db, settings):
 
 def serve_scripted(script: list[dict], *, chunk_chars: int = 0):
     """Cut a release whose generator is the scripted one, and serve it."""
-    from chat.pipeline import _serving_cache
+    from chat.serving import _serving_cache
 
     version = component_version_register(
         kind=ComponentKind.GENERATOR,
@@ -221,7 +221,7 @@ def test_the_suite_command_passes_on_the_default_policy(serving, capsys):
 
 
 def test_the_suite_exits_1_when_a_policy_misses_its_thresholds(serving, capsys):
-    from chat.pipeline import _serving_cache
+    from chat.serving import _serving_cache
     from guardrails.policy import DEFAULT_POLICY
 
     weak = json.loads(json.dumps(DEFAULT_POLICY))
@@ -246,7 +246,7 @@ def test_train_guardrails_promote_sends_the_new_policy_through_the_pipeline(
     serving, golden_small, settings, tmp_path, capsys, monkeypatch
 ):
     from audit.models import AuditAction, AuditEntry
-    from chat.pipeline import serving_context
+    from chat.serving import serving_context
     from registry.models import Deployment
     from registry.rollout.deployments import deployment_run_inline
 

@@ -5,7 +5,8 @@ import uuid
 import pytest
 
 from audit.models import AuditAction, AuditEntry
-from chat.pipeline import SessionState, _serving_cache, run_turn
+from chat.serving import _serving_cache
+from chat.turn import SessionState, run_turn
 from evaluation.models import RunStatus
 from evaluation.services import eval_run_execute
 from mangaconsole.roles import Role

@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit.models import AuditAction, AuditEntry
 from chat.generation import GenerationError
 from chat.models import Trace
-from chat.pipeline import SessionState, run_turn
+from chat.turn import SessionState, run_turn
 from experiments.allocation import canary_bucket, release_for_session
 from registry.models import Canary, ComponentKind, MonitorEvent
 from registry.rollout.deployments import canary_promote_request, deployment_run_inline

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from audit.models import AuditAction, AuditEntry
-from chat.pipeline import SAFE_TEMPLATES, SessionState, run_turn
+from chat.turn import SAFE_TEMPLATES, SessionState, run_turn
 from mangaconsole.roles import Role
 from registry.rollout.flags import flag_set
 from registry.selectors import flags_current

@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 
 from audit.models import AuditAction, AuditEntry
-from chat.pipeline import SessionState, run_turn
+from chat.turn import SessionState, run_turn
 from evaluation.models import EvalRun
 from mangaconsole.roles import Role
 from registry.models import AliasEvent, AliasName, ComponentKind, Rollback

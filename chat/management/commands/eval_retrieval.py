@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from chat.intent import load as load_intent
 from chat.intent import predict
-from chat.pipeline import serving_context
 from chat.retrieval import retrieve
+from chat.serving import serving_context
 
 
 class Command(BaseCommand):

@@ -15,8 +15,8 @@ from django.core.management.base import BaseCommand
 from django.test import override_settings
 from django.utils import timezone
 
-from chat.pipeline import SessionState, run_turn
 from chat.sessions import feedback_save
+from chat.turn import SessionState, run_turn
 from evaluation.annotation import AnnotationError, batch_create
 from evaluation.models import AnnotationBatch, GoldenEntry
 

@@ -24,7 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--repeats", type=int, default=3)
 
     def handle(self, *args, release, repeats, **options):
-        from chat.pipeline import serving_context, warm_up
+        from chat.serving import serving_context
+        from chat.turn import warm_up
         from evaluation import bertscore
 
         rel = release_resolve(release)

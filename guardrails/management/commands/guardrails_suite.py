@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--show-answers", action="store_true", help="Print each failing case's final answer")
 
     def handle(self, *args, **opts):
-        from chat.pipeline import NotServing, serving_context
+        from chat.serving import NotServing, serving_context
 
         out = self.stdout.write
         try:

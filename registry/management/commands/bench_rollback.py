@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 SERVER = r"""
 import sys, time, uuid
-from chat.pipeline import SessionState, run_turn, warm_up
+from chat.turn import SessionState, run_turn, warm_up
 warm_up()
 print("ready", flush=True)
 while True:

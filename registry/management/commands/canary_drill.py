@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from chat.generation import GenerationError
-from chat.pipeline import SessionState, run_turn
+from chat.turn import SessionState, run_turn
 from experiments.allocation import release_for_session
 from registry.models import Canary, ComponentKind
 from registry.rollout.monitoring import canary_check

@@ -23,15 +23,14 @@ from chat.embeddings import embed_query
 from chat.generation import GenerationError, Prompt, Usage, count_tokens, stream_with_fallback, tokenise_for_stream
 from chat.models import Product
 from chat.retrieval import Hit, named_for_contrast, retrieve
+from chat.serving import NotServing, ServingContext, serving_context
 from chat.traces import PendingTurn, writer
-from experiments.allocation import release_for_session
 from finops.services import token_cost
 from guardrails.checks import Decision, pre_checks
-from guardrails.policy import Policy, default_policy, policy_from_version, policy_without
+from guardrails.policy import policy_without
 from guardrails.runtime import GuardOutcome, blocked_outcome, guard_answer
 from guardrails.streaming import StreamGuard, published_shapes
-from prompts_app.bundle import PromptBundle, bundle_from_version, default_bundle
-from registry.selectors import flags_current, release_versions
+from registry.selectors import flags_current
 
 log = logging.getLogger(__name__)
 NEEDS_RETRIEVAL = {"recommendation", "product_question", "faq", "order_tracking", "return_request", "promotion"}
@@ -45,58 +44,6 @@ SAFE_TEMPLATES = {
         "or ask to talk to a person: a customer service associate will help."
     ),
 }
-
-
-class NotServing(Exception):
-    """No production release, or it names no intent classifier."""
-
-
-@dataclass
-class ServingContext:
-    release: int
-    versions: dict[str, str]
-    intent_artifact: tuple[str, str]
-    embedder_version: str
-    reranker_config: dict
-    generator_config: dict
-    policy: Policy
-    prompts: PromptBundle
-
-
-_serving_cache: dict[int, ServingContext] = {}
-
-
-def serving_context(release=None, *, session_id=None, attributes: dict | None = None) -> ServingContext:
-    """What serves a turn: the production release's components (or the canary's, for a session in
-    the canary's share), or ``release``'s (an offline evaluation runs a candidate release through
-    exactly this path). Cached per release: releases are immutable."""
-    if release is None:
-        release = release_for_session(session_id, attributes)
-    if release is None:
-        raise NotServing("no release is in production yet: run `manage.py seed_demo`")
-    cached = _serving_cache.get(release.pk)
-    if cached is not None:
-        return cached
-    versions = release_versions(release)
-    intent_v = versions.get("intent_classifier")
-    if intent_v is None or not intent_v.artifact_uri:
-        raise NotServing(f"release {release.number} has no trained intent classifier")
-    ctx = ServingContext(
-        release=release.number,
-        versions={kind: v.version_id for kind, v in versions.items()},
-        intent_artifact=(intent_v.artifact_uri, intent_v.artifact_sha256),
-        embedder_version=versions["embedder"].version_id,
-        reranker_config=versions["reranker"].config if "reranker" in versions else {},
-        generator_config=versions["generator"].config if "generator" in versions else {"provider": "local"},
-        # A release cut before guardrail policies existed still runs the built-in default policy.
-        policy=policy_from_version(versions["guardrail_policy"])
-        if "guardrail_policy" in versions
-        else default_policy(),
-        # A release cut before prompt bundles existed serves prompts/ version 1.0.0.
-        prompts=bundle_from_version(versions["prompt_bundle"]) if "prompt_bundle" in versions else default_bundle(),
-    )
-    _serving_cache[release.pk] = ctx
-    return ctx
 
 
 @dataclass
@@ -410,6 +357,74 @@ class TurnResult:
     turn: PreparedTurn
 
 
+class AnswerStream:
+    """One answer's generation through the streaming guardrail: the single loop body the WebSocket
+    consumer, ``run_turn`` (offline evaluation, smoke tests, replay, benchmarks) and drills all use.
+    The caller reads the generator (in its own thread or event loop), hands each item to ``feed``
+    and sends what comes back; then ``end`` (or ``fail``), ``outcome`` and ``record``."""
+
+    def __init__(self, turn: PreparedTurn):
+        self.turn = turn
+        self.guard = stream_guard(turn)
+        self.raw: list[str] = []
+        self.sent: list[str] = []
+        self.usage: Usage | None = None
+        self.error = ""
+        self.cut = False  # the streaming guardrail stopped generation
+        self.gen_start = time.perf_counter()
+        self.first_at: float | None = None
+        self.gen_end: float | None = None
+
+    def _sent(self, text: str) -> str:
+        if text:
+            self.first_at = self.first_at or time.perf_counter()
+            self.sent.append(text)
+        return text
+
+    def feed(self, item) -> str:
+        """One item of the generator: the text to send now ('' for none). After a violation the
+        generator is closed and ``cut`` is set: stop reading."""
+        if isinstance(item, Usage):
+            self.usage = item
+            return ""
+        self.raw.append(item)
+        out = self._sent(self.guard.feed(item) if self.guard is not None else item)
+        if self.guard is not None and self.guard.violation is not None:
+            self.turn.stream.close()  # stop generation
+            self.cut = True
+            log.warning("streaming guardrail cut an answer (trace %s)", self.turn.trace_id)
+        return out
+
+    def end(self) -> str:
+        """The generator is done: the text the guardrail still held back."""
+        tail = self._sent(self.guard.finish()) if self.guard is not None else ""
+        self.gen_end = time.perf_counter()
+        return tail
+
+    def fail(self, exc: GenerationError) -> None:
+        self.error = f"{exc.code}: {exc.detail}"
+        self.gen_end = time.perf_counter()
+
+    def outcome(self) -> GuardOutcome:
+        """Streaming verdict and post-generation checks; a failed generation is not regenerated."""
+        return guard_turn(self.turn, "".join(self.raw), self.guard, regenerate=not self.error)
+
+    def record(self, state: SessionState, outcome: GuardOutcome, *, record: bool = True) -> dict:
+        """Price and trace the turn (with its error, if any: what the canary and the guard count)."""
+        return finish_turn(
+            state,
+            self.turn,
+            answer=outcome.answer,
+            usage=self.usage,
+            gen_start=self.gen_start,
+            first_token_at=self.first_at,
+            gen_end=self.gen_end,
+            error=self.error,
+            outcome=outcome,
+            record=record,
+        )
+
+
 def run_turn(
     state: SessionState,
     text: str,
@@ -418,56 +433,24 @@ def run_turn(
     record: bool = True,
     ctx: ServingContext | None = None,
 ) -> TurnResult:
-    """A whole turn, synchronously, exactly as the WebSocket consumer runs it (the adversarial suite,
-    benchmarks and evaluation use it): pre-guardrails, generation through the streaming filter,
-    post-guardrails, trace."""
+    """A whole turn, synchronously, through the same ``AnswerStream`` as the WebSocket consumer:
+    pre-guardrails, generation through the streaming filter, post-guardrails, trace. A generation
+    error is traced as the consumer traces it, then raised."""
     turn = prepare_turn(state, text, generator_config=generator_config, ctx=ctx)
-    guard = stream_guard(turn)
-    sent, raw, usage, first_at = [], [], None, None
-    gen_start = time.perf_counter()
+    answer = AnswerStream(turn)
     try:
         for item in turn.stream:
-            if isinstance(item, Usage):
-                usage = item
-                continue
-            raw.append(item)
-            out = guard.feed(item) if guard is not None else item
-            if out:
-                first_at = first_at or time.perf_counter()
-                sent.append(out)
-            if guard is not None and guard.violation is not None:
-                turn.stream.close()  # stop generation
+            answer.feed(item)
+            if answer.cut:
                 break
+        answer.end()
     except GenerationError as exc:
-        # as the consumer does: the failed turn is traced with its error (what the canary and the
-        # production guard count), then the caller sees the error
-        finish_turn(
-            state,
-            turn,
-            answer="",
-            usage=None,
-            gen_start=gen_start,
-            first_token_at=None,
-            error=f"{exc.code}: {exc.detail}",
-            record=record,
-        )
+        answer.fail(exc)
+        answer.record(state, answer.outcome(), record=record)
         raise
-    if guard is not None:
-        sent.append(guard.finish())
-    gen_end = time.perf_counter()
-    outcome = guard_turn(turn, "".join(raw), guard)
-    payload = finish_turn(
-        state,
-        turn,
-        answer=outcome.answer,
-        usage=usage,
-        gen_start=gen_start,
-        first_token_at=first_at,
-        gen_end=gen_end,
-        outcome=outcome,
-        record=record,
-    )
-    return TurnResult(outcome.answer, "".join(sent), outcome, payload, turn)
+    outcome = answer.outcome()
+    payload = answer.record(state, outcome, record=record)
+    return TurnResult(outcome.answer, "".join(answer.sent), outcome, payload, turn)
 
 
 def finish_turn(
