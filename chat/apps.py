@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ChatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "chat"
+
+    def ready(self):
+        from chat.models import Product  # models load only once the app registry is ready
+        from guardrails import catalog
+
+        catalog.source_register(lambda: Product.objects.values_list("asin", "title", "price", "list_price"))

@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 TTL = 60.0
+
+# Where the rows come from: (asin, title, price, list_price) tuples. The chat app, which owns the
+# catalog and sits above guardrails, registers its reader at start-up (chat.apps), so guardrails
+# imports nothing above it.
+_source: Callable[[], Iterable[tuple]] | None = None
+
+
+def source_register(read: Callable[[], Iterable[tuple]]) -> None:
+    global _source
+    _source = read
+    reset()
 
 
 @dataclass(frozen=True)
@@ -29,9 +41,9 @@ def catalog_facts() -> CatalogFacts:
     if cached is not None and now - cached[0] < TTL:
         return cached[1]
     with _lock:
-        from chat.models import Product
-
-        rows = list(Product.objects.values_list("asin", "title", "price", "list_price"))
+        if _source is None:
+            raise RuntimeError("no catalog source registered: the chat app registers one when Django starts")
+        rows = list(_source())
         facts = CatalogFacts(
             asins=frozenset(r[0] for r in rows),
             prices={

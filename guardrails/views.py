@@ -6,9 +6,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from chat.guardrail_stats import guardrail_summary, known_checks, review_log, verdicts_over_time
 from guardrails import charts
 from guardrails.forms import GuardrailFilterForm, ReviewForm
-from guardrails.selectors import guardrail_summary, known_checks, review_log, verdicts_over_time
 from guardrails.services import ReviewError, event_review
 from mangaconsole.access import console_view
 

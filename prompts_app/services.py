@@ -158,8 +158,9 @@ def _check_reviewer(version: PromptVersion, actor) -> None:
 
 
 @transaction.atomic
-def prompt_version_approve(*, version: PromptVersion, actor, comment: str = "") -> PromptVersion:
-    """Approve (reviewer ≠ author) and queue the evaluation of a candidate release after commit."""
+def prompt_version_mark_approved(*, version: PromptVersion, actor, comment: str = "") -> PromptVersion:
+    """Approve (reviewer ≠ author). ``evaluation.prompts.prompt_version_approve`` calls this and
+    queues the candidate's evaluation in the same transaction (evaluation is the layer above)."""
     _check_reviewer(version, actor)
     _move(
         version,
@@ -178,7 +179,6 @@ def prompt_version_approve(*, version: PromptVersion, actor, comment: str = "") 
         after={"status": "approved"},
         reason=comment or "approved",
     )
-    prompt_version_evaluate(version=version, actor=actor)
     return version
 
 
@@ -208,13 +208,10 @@ def prompt_version_reject(*, version: PromptVersion, actor, comment: str) -> Pro
 
 
 @transaction.atomic
-def prompt_version_evaluate(*, version: PromptVersion, actor):
-    """Cut a candidate release (production with this template swapped in, the other components
-    unchanged) and queue its evaluation against production: the template's intent subset plus the
-    cross-intent canary, or the whole dataset for the base prompt. Evaluating again re-runs the same
-    candidate while production has not moved (a new candidate only when it has)."""
-    from evaluation.services import eval_run_create
-
+def prompt_candidate_cut(*, version: PromptVersion, actor):
+    """The version's candidate release: production with this template swapped in, the other
+    components unchanged. The same candidate again while production has not moved (so pages that
+    offer it keep one choice per version), a new one when it has. Returns (candidate, production)."""
     if version.status != PromptStatus.APPROVED:
         raise PromptError(f"{version.label} is {version.get_status_display().lower()}: only approved versions run")
     production = release_for_alias(AliasName.PRODUCTION)
@@ -222,14 +219,7 @@ def prompt_version_evaluate(*, version: PromptVersion, actor):
         raise PromptError("nothing is in production yet: run seed_demo first")
     candidate = version.candidate_release
     if candidate is not None and candidate.based_on_id == production.pk:
-        # Evaluate again: the same candidate release, so pages that offer it keep one choice per version
-        return eval_run_create(
-            release=candidate,
-            baseline=production,
-            actor=actor,
-            intent="" if version.template.is_base else version.template.name,
-            prompt_version=version,
-        )
+        return candidate, production
     bundle = bundle_for_release(production).replaced(
         TemplateSpec(version.template.name, version.semver, version.body, tuple(version.few_shot))
     )
@@ -245,13 +235,7 @@ def prompt_version_evaluate(*, version: PromptVersion, actor):
     )
     PromptVersion.objects.filter(pk=version.pk).update(candidate_release=candidate)
     version.candidate_release = candidate
-    return eval_run_create(
-        release=candidate,
-        baseline=production,
-        actor=actor,
-        intent="" if version.template.is_base else version.template.name,
-        prompt_version=version,
-    )
+    return candidate, production
 
 
 def latest_run(version: PromptVersion):
@@ -296,28 +280,6 @@ def prompt_version_release(*, version: PromptVersion, actor, reason: str = ""):
         reason=reason or version.changelog,
     )
     return version.candidate_release
-
-
-@transaction.atomic
-def prompt_release_rollback(*, actor, reason: str):
-    """Move ``production`` back: the registry's one rollback path (audited, alerted, evaluated)."""
-    from registry.rollout.rollback import release_rollback
-    from registry.services import RegistryError
-
-    try:
-        rollback = release_rollback(actor=actor, reason=reason)
-    except RegistryError as exc:
-        raise PromptError(str(exc)) from exc
-    audit_record(
-        actor=actor,
-        action=AuditAction.PROMPT_ROLLBACK,
-        target_type="registry.release",
-        target_id=rollback.from_release.number,
-        before={"production": rollback.from_release.number},
-        after={"production": rollback.to_release.number},
-        reason=reason,
-    )
-    return rollback.to_release
 
 
 def next_semvers(template: PromptTemplate) -> dict[str, str]:

@@ -6,7 +6,6 @@ app_name = "prompts"
 urlpatterns = [
     path("prompts/", views.index, name="index"),
     path("prompts/promote/", views.promote, name="promote"),
-    path("prompts/rollback/", views.rollback, name="rollback"),
     path("prompts/versions/<int:pk>/", views.version_detail, name="version"),
     path("prompts/versions/<int:pk>/submit/", views.submit, name="submit"),
     path("prompts/versions/<int:pk>/approve/", views.approve, name="approve"),

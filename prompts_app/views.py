@@ -3,6 +3,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from evaluation.models import EvalRun
+from evaluation.prompts import prompt_version_approve, prompt_version_evaluate
 from mangaconsole.access import console_view
 from prompts_app import selectors
 from prompts_app.forms import PromptVersionForm, ReasonForm, ReviewForm
@@ -12,22 +13,25 @@ from prompts_app.services import (
     PromptError,
     latest_run,
     next_semvers,
-    prompt_release_rollback,
-    prompt_version_approve,
     prompt_version_create,
-    prompt_version_evaluate,
     prompt_version_reject,
     prompt_version_release,
     prompt_version_submit,
 )
 from registry.rollout.deployments import staging_promote_request
 from registry.rollout.targets import DeploymentError
+from registry.rollout.views import rollback_context
 
 
 @console_view(permission="prompts_app.view_promptversion")
 @require_GET
 def index(request):
-    return render(request, "prompts/index.html", {**selectors.prompt_overview(), "reason_form": ReasonForm()})
+    # The rollback form is the registry's own (one view, one permission, one audit trail).
+    return render(
+        request,
+        "prompts/index.html",
+        {**selectors.prompt_overview(), **rollback_context(), "reason_form": ReasonForm()},
+    )
 
 
 @console_view(permission="prompts_app.view_promptversion")
@@ -174,15 +178,3 @@ def promote(request):
         "smoke test, an ML or on-call engineer other than you approves the promotion.",
     )
     return redirect("registry:deployment", pk=deployment.pk)
-
-
-@console_view(permission="prompts_app.promote_promptversion")
-@require_POST
-def rollback(request):
-    try:
-        release = prompt_release_rollback(actor=request.user, reason=request.POST.get("reason", ""))
-    except PromptError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Rolled back: production serves release {release.number} again.")
-    return redirect("prompts:index")

@@ -64,7 +64,6 @@ ACCESS = {
     "prompts:evaluate": ("write", {PE, ML, AD}),
     "prompts:release": ("write", {PE, ML, AD}),
     "prompts:promote": ("write", {OC, ML, AD}),
-    "prompts:rollback": ("write", {OC, ML, AD}),
     # offline evaluation
     "evaluation:index": ("read", EVAL_READERS),
     "evaluation:thresholds": ("write", {ML, AD}),

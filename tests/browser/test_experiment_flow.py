@@ -12,13 +12,14 @@ from celery.contrib.testing.worker import start_worker
 from django.db import connection
 
 from chat.models import Trace
+from evaluation.prompts import prompt_version_approve
 from evaluation.services import eval_run_execute
+from experiments.management.simulation import simulate
 from experiments.models import Experiment, Exposure
-from experiments.simulate import simulate
 from mangaconsole.celery import app
 from mangaconsole.roles import Role
 from prompts_app.models import PromptTemplate
-from prompts_app.services import latest_run, prompt_version_approve, prompt_version_create, prompt_version_submit
+from prompts_app.services import latest_run, prompt_version_create, prompt_version_submit
 from registry.models import Deployment
 from registry.selectors import release_for_alias
 from tests.browser.test_chat_flow import _ask, asgi_server  # noqa: F401  (the daphne fixture)

@@ -141,8 +141,9 @@ def test_a_prompt_change_goes_from_edit_to_production_and_back(browser, asgi_ser
         assert _chat_prompt_version(browser, asgi_server, 1).startswith("faq@1.1.0")
 
         reviewer.get_by_test_id("rollback-reason").fill("demo: back to 1.0.0")
-        reviewer.get_by_test_id("rollback").click()
-        reviewer.get_by_text(f"Rolled back: production serves release {first_production.number} again.").wait_for()
+        reviewer.get_by_test_id("rollback-button").click()  # the registry's rollback form, on the prompts page
+        reviewer.get_by_text(f"Production now serves release {first_production.number}").wait_for()
+        assert reviewer.url.endswith("/prompts/")
         assert release_for_alias("production") == first_production
         time.sleep(1.5)
         assert _chat_prompt_version(browser, asgi_server, 1).startswith("faq@1.0.0")

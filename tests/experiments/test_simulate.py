@@ -4,9 +4,9 @@ stops the experiment before its sessions run out, and a true lift reaches signif
 import pytest
 from django.core.management import call_command
 
+from experiments.management.simulation import parse_effects, simulate
 from experiments.models import Experiment, Exposure, Metric
 from experiments.services import experiment_start
-from experiments.simulate import parse_effects, simulate
 from tests.experiments.test_experiments import _experiment
 
 

@@ -8,6 +8,7 @@ from audit.models import AuditAction, AuditEntry
 from chat.serving import _serving_cache
 from chat.turn import SessionState, run_turn
 from evaluation.models import RunStatus
+from evaluation.prompts import prompt_version_approve
 from evaluation.services import eval_run_execute
 from mangaconsole.roles import Role
 from prompts_app.models import PromptStatus, PromptTemplate
@@ -15,14 +16,13 @@ from prompts_app.rendering import TemplateInvalid
 from prompts_app.services import (
     PromptError,
     latest_run,
-    prompt_release_rollback,
-    prompt_version_approve,
     prompt_version_create,
     prompt_version_reject,
     prompt_version_release,
     prompt_version_submit,
 )
 from registry.rollout.deployments import deployment_run_inline, staging_promote_request
+from registry.rollout.rollback import release_rollback
 from registry.selectors import release_for_alias
 from tests.conftest import make_user
 
@@ -92,7 +92,7 @@ def test_the_whole_lifecycle_ends_with_the_bot_serving_the_new_version_and_rolls
     assert turn.payload["release"] == promoted.number
 
     with django_capture_on_commit_callbacks(execute=True):
-        previous = prompt_release_rollback(actor=reviewer, reason="demo rollback")
+        previous = release_rollback(actor=reviewer, reason="demo rollback").to_release
     assert previous == serving["release"]
     assert release_for_alias("production") == previous
     turn = run_turn(SessionState(uuid.uuid4(), None, 10_000), "do you ship to Canada?", record=False)
@@ -105,7 +105,7 @@ def test_the_whole_lifecycle_ends_with_the_bot_serving_the_new_version_and_rolls
         AuditAction.EVAL_RUN,
         AuditAction.PROMPT_RELEASE,
         AuditAction.DEPLOYMENT,
-        AuditAction.PROMPT_ROLLBACK,
+        AuditAction.RELEASE_ROLLBACK,
     } <= actions
     release_entry = AuditEntry.objects.filter(action=AuditAction.PROMPT_RELEASE).latest("sequence")
     assert release_entry.evidence["eval_run"] == run.pk

@@ -8,8 +8,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from experiments.management.simulation import parse_effects, simulate
 from experiments.models import Experiment
-from experiments.simulate import parse_effects, simulate
 
 
 class Command(BaseCommand):

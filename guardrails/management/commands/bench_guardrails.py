@@ -24,12 +24,12 @@ from django.core.management.base import BaseCommand
 
 from chat.generation import tokenise_for_stream
 from chat.retrieval import Hit
+from evaluation.adversarial import DATA, load_cases
 from guardrails import catalog as guard_catalog
 from guardrails import injection, pii
 from guardrails.checks import post_checks, pre_checks
 from guardrails.policy import DEFAULT_POLICY, Policy
 from guardrails.streaming import StreamGuard
-from guardrails.suite import DATA, load_cases
 
 
 def _pct(values) -> dict:

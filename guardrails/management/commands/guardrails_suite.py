@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from guardrails.suite import DATA, load_cases, timed_suite
+from evaluation.adversarial import DATA, load_cases, timed_suite
 
 
 class Command(BaseCommand):

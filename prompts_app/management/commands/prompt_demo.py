@@ -11,15 +11,10 @@ does nothing once the version exists.
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from evaluation.prompts import prompt_version_approve
 from evaluation.services import eval_run_execute
 from prompts_app.models import PromptTemplate, PromptVersion
-from prompts_app.services import (
-    PromptError,
-    latest_run,
-    prompt_version_approve,
-    prompt_version_create,
-    prompt_version_submit,
-)
+from prompts_app.services import PromptError, latest_run, prompt_version_create, prompt_version_submit
 
 CHANGELOG = "faq: answer in two sentences (demo candidate for an A/B test)"
 

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parent / "data"
+from chat.turn import SessionState, run_turn
+
+DATA = Path(__file__).resolve().parent.parent / "guardrails" / "data"  # the suite's cases live with the guardrails
 
 
 def load_cases(path: Path) -> list[dict]:
@@ -88,7 +90,6 @@ class SuiteReport:
 
 
 def _run(text: str, generator_config: dict | None, report: SuiteReport):
-    from chat.turn import SessionState, run_turn
 
     state = SessionState(uuid.uuid4(), None, budget=10**9)
     result = run_turn(state, text, generator_config=generator_config, record=False)

@@ -1,4 +1,5 @@
-"""Reads for the guardrails console: pass and block rates, blocks by check, the review log."""
+"""Reads of the traces for the guardrails console: pass and block rates, blocks by check, the review log
+(here in chat, which owns the traces; guardrails sits below chat and does not read them)."""
 
 from __future__ import annotations
 
