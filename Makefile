@@ -40,8 +40,9 @@ browser-deps:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
-# The whole suite, ruff lint and format check. pytest exits 5 when it collects no test: that fails too.
+# The whole suite, ruff lint and format check, the import layers (import-linter). pytest exits 5 when it collects no test: that fails too.
 test: install browser-deps lint
 	$(VENV)/bin/pytest
 

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from guardrails import catalog
+
 
 class ChatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
@@ -7,6 +9,5 @@ class ChatConfig(AppConfig):
 
     def ready(self):
         from chat.models import Product  # models load only once the app registry is ready
-        from guardrails import catalog
 
         catalog.source_register(lambda: Product.objects.values_list("asin", "title", "price", "list_price"))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chat.embeddings import embed_query, from_bytes
+from chat.models import IngestRun, KnowledgeChunk
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -125,16 +126,12 @@ REFRESH_CHECK_SECONDS = 5.0
 
 
 def _generation(embedder_version: str) -> int:
-    from chat.models import IngestRun
-
     last = IngestRun.objects.filter(embedder_version=embedder_version).exclude(finished_at=None).order_by("-id")
     return last.values_list("id", flat=True).first() or 0
 
 
 def _build(embedder_version: str, generation: int) -> Index:
     from rank_bm25 import BM25Okapi
-
-    from chat.models import KnowledgeChunk
 
     rows = list(
         KnowledgeChunk.objects.filter(stale=False, embedder_version=embedder_version)

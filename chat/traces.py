@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 
 from django.db import close_old_connections, transaction
 
+from chat.models import ChatMessage, ChatSession, Span, Trace
+from experiments import rollup
+from guardrails.models import GuardrailEvent
+
 log = logging.getLogger(__name__)
 
 
@@ -118,12 +122,8 @@ class TraceWriter:
                     self.failed += 1
 
     def _insert(self, items: list[PendingTurn]) -> None:
-        from chat.models import ChatMessage, ChatSession, Span, Trace
-        from guardrails.models import GuardrailEvent
-
         with transaction.atomic():
             Trace.objects.bulk_create([Trace(**t.trace) for t in items])
-            from experiments import rollup
 
             rollup.add(rollup.from_traces(t.trace for t in items))  # per-session totals for experiments
             GuardrailEvent.objects.bulk_create([GuardrailEvent(**e) for t in items for e in t.events])

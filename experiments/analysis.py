@@ -18,7 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from experiments import stats
-from experiments.models import HIGHER_IS_WORSE, Experiment, Metric
+from experiments.models import HIGHER_IS_WORSE, Experiment, Exposure, Metric
 
 # Each metric's per-unit value over a session's totals (experiments.models.SessionStat); the unit counts
 # only where the value is not NULL (CSAT: sessions that rated; latency, length, cost: sessions with turns).
@@ -101,8 +101,6 @@ def bucketed_summaries(experiment_id: int, start, end, points: int) -> list[dict
 
 def exposure_counts(experiment_id: int, until=None) -> dict[int, int]:
     from django.db.models import Count
-
-    from experiments.models import Exposure
 
     qs = Exposure.objects.filter(experiment_id=experiment_id)
     if until is not None:

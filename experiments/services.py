@@ -9,10 +9,13 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from experiments import rollup
+from experiments.analysis import analyse
 from experiments.assignment import choose_arm, enrolled, matches_targeting
 from experiments.models import Event, Experiment, Exposure, Metric, Variant
 from experiments.regions import REGION_CODES
 from mangaconsole.lib.actors import actor_label as _actor
+from mangaconsole.lib.alerts import alert_send
 from registry.models import AliasName
 from registry.selectors import release_for_alias
 from registry.services import release_eligibility
@@ -379,7 +382,6 @@ def event_record(*, event_id: str, session_id, kind: str, value: float = 1.0, at
         raise ExperimentError(f"unknown event kind {kind!r}; use {', '.join(Event.Kind.values)}")
     if kind == Event.Kind.CSAT and not 1 <= float(value) <= 5:
         raise ExperimentError("a CSAT score is between 1 and 5")
-    from experiments import rollup
 
     delta = {
         Event.Kind.CONVERSION: {"conversions": 1},
@@ -402,9 +404,6 @@ def event_record(*, event_id: str, session_id, kind: str, value: float = 1.0, at
 def experiment_check(experiment: Experiment) -> dict:
     """Analyse a running experiment, store the result, and stop it when the primary metric is
     significant or a guardrail metric shows significant harm (that one is alerted too)."""
-    from experiments.analysis import analyse
-    from mangaconsole.lib.alerts import alert_send
-
     result = analyse(experiment)
     Experiment.objects.filter(pk=experiment.pk, status=Experiment.Status.RUNNING).update(decision=result)
     if result["verdict"] == "harm":

@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django.core.cache import cache
 
+from audit.models import AuditAction
+from audit.services import audit_record
 from finops.models import ModelPrice
 
 _PRICES_KEY = "finops:prices"
@@ -29,9 +31,6 @@ def prices_load(*, path, actor) -> int:
     from decimal import Decimal
 
     from django.db import transaction
-
-    from audit.models import AuditAction
-    from audit.services import audit_record
 
     created = []
     with transaction.atomic():

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from mangaconsole.celery import app
 from mangaconsole.models import WorkerHeartbeat
 
 
@@ -39,8 +40,6 @@ def _cache() -> dict:
 
 
 def _broker() -> dict:
-    from mangaconsole.celery import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
         return {"transport": conn.transport.driver_type}

@@ -12,6 +12,7 @@ from audit.services import audit_record
 from mangaconsole.lib.actors import actor_label as _actor_label
 from mangaconsole.lib.secret_refs import literal_secrets
 from registry.models import (
+    CANARY_STEPS,
     Alias,
     AliasEvent,
     AliasName,
@@ -282,8 +283,6 @@ def canary_start(*, release: Release, actor, reason: str = "", gate_waiver: str 
     Only a release whose evaluation gate passed may serve shoppers. ``gate_waiver`` (the
     ``canary_drill`` command's injected-error release, never a page) starts it anyway and records
     the waiver in the audit entry."""
-    from registry.models import CANARY_STEPS
-
     production = Alias.objects.select_for_update().filter(name=AliasName.PRODUCTION).first()
     if production is None:
         raise RegistryError("nothing is in production yet")
@@ -330,8 +329,6 @@ def _active_canary_locked(expected_percent: int | None) -> Canary:
 def canary_step(*, actor, expected_percent: int | None = None, reason: str = "") -> Canary:
     """A person's approval of the next step, 1% → 10% → 50% → 100%. At 100% the next approval is
     ``canary_promote``. A double click is refused by ``expected_percent``."""
-    from registry.models import CANARY_STEPS
-
     canary = _active_canary_locked(expected_percent)
     if canary.percent >= CANARY_STEPS[-1]:
         raise RegistryError("the canary serves 100%: promote it to production")
@@ -356,8 +353,6 @@ def canary_step(*, actor, expected_percent: int | None = None, reason: str = "")
 def canary_for_promotion(*, expected_percent: int | None = None) -> Canary:
     """The active canary, locked, if it serves 100% and may now go to production through the
     deployment pipeline; otherwise ``RegistryError`` says why."""
-    from registry.models import CANARY_STEPS
-
     canary = _active_canary_locked(expected_percent)
     if canary.percent < CANARY_STEPS[-1]:
         raise RegistryError(f"the canary serves {canary.percent}%: step it up to 100% before promoting it")

@@ -28,9 +28,24 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from chat.serving import serving_context
+from chat.turn import SessionState, run_turn
+from evaluation.models import EvalRun
+from evaluation.services import EvalError, eval_run_create, eval_run_execute
+from experiments.services import experiment_winner_archive
 from mangaconsole.lib.actors import actor_label as _actor_label
+from prompts_app.models import PromptVersion
 from registry.models import STAGE_ORDER, AliasName, Canary, Deployment, DeploymentStage, Release, StageName
 from registry.rollout.targets import DeploymentError, targets_for_release
+from registry.rollout.tasks import deployment_stage_task
+from registry.selectors import release_for_alias, release_versions
+from registry.services import (
+    alias_move,
+    canary_for_promotion,
+    canary_promoted,
+    release_cut_from_production,
+    release_eligibility,
+)
 
 log_ = logging.getLogger(__name__)
 Status = DeploymentStage.Status
@@ -64,8 +79,6 @@ def deployment_start(
     """Open a deployment of ``release`` and queue its chain (after commit; ``queue=False`` leaves the
     stages to ``deployment_run_inline``). ``origin`` says what asked for it (an experiment's winner,
     a canary at 100%, a prompt on staging, a retrained model)."""
-    from registry.selectors import release_for_alias
-
     production = release_for_alias(AliasName.PRODUCTION)
     if production is not None and production.pk == release.pk:
         raise DeploymentError(f"release {release.number} already serves production")
@@ -100,8 +113,6 @@ def deployment_start(
 
 def pipeline_queue(deployment_id: int) -> None:
     from celery import chain
-
-    from registry.rollout.tasks import deployment_stage_task
 
     chain(*(deployment_stage_task.si(deployment_id, name.value) for name in AUTOMATIC)).delay()
 
@@ -197,8 +208,6 @@ def _stage_fail(deployment: Deployment, stage: DeploymentStage, reason: str) -> 
 def _build(deployment: Deployment, write, clients) -> dict:
     """Every component the release names is registered, and every artifact is on disk with the
     checksum the registry recorded."""
-    from registry.selectors import release_versions
-
     versions = release_versions(deployment.release)
     checked = {}
     for kind, version in sorted(versions.items()):
@@ -223,10 +232,6 @@ def _build(deployment: Deployment, write, clients) -> dict:
 
 def _evaluate(deployment: Deployment, write, clients) -> dict:
     """The golden-dataset evaluation of the release against production, run in this worker."""
-    from evaluation.models import EvalRun
-    from evaluation.services import EvalError, eval_run_create, eval_run_execute
-    from registry.selectors import release_for_alias
-
     production = release_for_alias(AliasName.PRODUCTION)
     try:
         run = eval_run_create(release=deployment.release, actor="system:deploy", baseline=production, queue=False)
@@ -248,8 +253,6 @@ def _evaluate(deployment: Deployment, write, clients) -> dict:
 
 
 def _staging(deployment: Deployment, write, clients) -> dict:
-    from registry.services import alias_move
-
     result = {}
     for target in targets_for_release(deployment.release, clients=clients):
         result[target.label()] = target.stage(deployment.release, write)
@@ -266,9 +269,6 @@ def _staging(deployment: Deployment, write, clients) -> dict:
 
 def _smoke(deployment: Deployment, write, clients) -> dict:
     """Real turns through the release's own pipeline (not recorded as production traffic)."""
-    from chat.serving import serving_context
-    from chat.turn import SessionState, run_turn
-
     ctx = serving_context(deployment.release)
     queries = getattr(settings, "DEPLOY_SMOKE_QUERIES", SMOKE_QUERIES)
     turns = []
@@ -290,8 +290,6 @@ def _smoke(deployment: Deployment, write, clients) -> dict:
 def _promote(deployment: Deployment, write, clients) -> dict:
     """Shift every target, then move production (one transaction). A failed target shift undoes
     the targets already shifted and leaves the alias where it was."""
-    from registry.services import alias_move, canary_promoted
-
     origin = deployment.origin or {}
     if origin.get("kind") == "canary":
         canary = Canary.objects.filter(pk=origin.get("canary")).first()
@@ -368,7 +366,6 @@ def deployment_approve(*, deployment: Deployment, actor, queue: bool = True) -> 
         after={"stage": "approve", "status": "passed"},
         reason=f"Approved the promotion of release {deployment.release.number}",
     )
-    from registry.rollout.tasks import deployment_stage_task
 
     if queue:
         transaction.on_commit(lambda: deployment_stage_task.delay(deployment.pk, StageName.PROMOTE.value))
@@ -433,7 +430,6 @@ def deployment_retry(*, deployment: Deployment, actor) -> Deployment:
     failed = deployment.stages.filter(status=Status.FAILED).order_by("order").first()
     if failed is None or failed.name == StageName.APPROVE:
         raise DeploymentError("nothing to retry: no automatic stage failed")
-    from registry.selectors import release_for_alias
 
     production = release_for_alias(AliasName.PRODUCTION)
     if production is not None and production.pk == deployment.release_id:
@@ -455,8 +451,6 @@ def deployment_retry(*, deployment: Deployment, actor) -> Deployment:
         reason=f"Retry release {deployment.release.number} from {StageName(failed.name).label}",
     )
     from celery import chain
-
-    from registry.rollout.tasks import deployment_stage_task
 
     remaining = [s for s in STAGE_ORDER[STAGE_ORDER.index(failed.name) :] if s != StageName.APPROVE]
     approved = deployment.stages.filter(name=StageName.APPROVE, status=Status.PASSED).exists()
@@ -495,10 +489,6 @@ def experiment_winner_promote(*, experiment, variant, actor) -> Deployment | Non
     """A product manager's one action on a winning arm: its release enters the pipeline and the
     experiment is archived with the deployment. The control arm is production already, so nothing
     moves. Refused when the arm's release failed its gate or was never evaluated."""
-    from experiments.services import experiment_winner_archive
-    from registry.selectors import release_for_alias
-    from registry.services import release_eligibility
-
     production = release_for_alias(AliasName.PRODUCTION)
     deployment = None
     if production is None or variant.release_id != production.pk:
@@ -521,8 +511,6 @@ def experiment_winner_promote(*, experiment, variant, actor) -> Deployment | Non
 def canary_promote_request(*, actor, expected_percent: int | None = None) -> Deployment:
     """The canary serves 100%: its release enters the pipeline. The canary keeps serving until the
     promote stage ends it; a canary rolled back or stopped meanwhile fails that stage."""
-    from registry.services import canary_for_promotion
-
     canary = canary_for_promotion(expected_percent=expected_percent)
     return deployment_start(
         release=canary.release,
@@ -535,10 +523,6 @@ def canary_promote_request(*, actor, expected_percent: int | None = None) -> Dep
 @transaction.atomic
 def staging_promote_request(*, actor, reason: str = "") -> Deployment:
     """Promote what ``staging`` holds (a released prompt version's candidate) through the pipeline."""
-    from prompts_app.models import PromptVersion
-    from registry.selectors import release_for_alias
-    from registry.services import release_eligibility
-
     staging = release_for_alias(AliasName.STAGING)
     production = release_for_alias(AliasName.PRODUCTION)
     if staging is None:
@@ -562,8 +546,6 @@ def staging_promote_request(*, actor, reason: str = "") -> Deployment:
 def version_promote_request(*, version, actor, notes: str, reason: str) -> Deployment:
     """A newly registered version (a retrained intent model or injection classifier): cut a release
     from production with it and send that through the pipeline."""
-    from registry.services import release_cut_from_production
-
     release = release_cut_from_production(version=version, actor=actor, notes=notes)
     return deployment_start(
         release=release, actor=actor, origin={"kind": "retrain", "version": version.version_id}, reason=reason

@@ -24,6 +24,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from chat.serving import serving_context
+from registry.models import Deployment, StageName
+from registry.selectors import release_versions
+
 THROTTLE_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 
 Log = Callable[[str], None]
@@ -76,8 +80,6 @@ class LocalTarget:
         return "local (in-process runtime)"
 
     def stage(self, release, log: Log) -> dict:
-        from chat.serving import serving_context
-
         ctx = serving_context(release)  # loads and checksums the intent artifact, policy and prompts
         log(f"local: release {release.number} loads: {', '.join(f'{k}={v}' for k, v in sorted(ctx.versions.items()))}")
         return {"versions": ctx.versions}
@@ -200,8 +202,6 @@ def targets_restore(from_release, *, clients: dict | None = None) -> dict:
     """After a one-click rollback: shift every SageMaker endpoint the rolled-back release's promotion
     moved back to the variant that served before it (US-1.3). Setting the weights to a named variant
     is idempotent, so a resumed follow-up may run this twice. Returns {target: outcome}."""
-    from registry.models import Deployment, StageName
-
     deployment = (
         Deployment.objects.filter(release=from_release, state=Deployment.State.PROMOTED).order_by("-pk").first()
     )
@@ -224,8 +224,6 @@ def targets_restore(from_release, *, clients: dict | None = None) -> dict:
 def targets_for_release(release, *, clients: dict | None = None) -> list:
     """The targets a release deploys to: local always; a SageMaker endpoint per component hosted there
     (``config.endpoint_name``); Bedrock when the generator's provider is bedrock."""
-    from registry.selectors import release_versions
-
     clients = clients or {}
     targets: list = [LocalTarget()]
     for kind, version in sorted(release_versions(release).items()):

@@ -4,10 +4,31 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mangaconsole.access import console_view
 from mangaconsole.lib.redirects import redirect_back
-from registry.models import AliasName, Flag, GateStatus, MonitorEvent, Rollback
+from registry.models import (
+    CANARY_STEPS,
+    AliasName,
+    Canary,
+    Deployment,
+    Flag,
+    GateStatus,
+    MonitorEvent,
+    Release,
+    Rollback,
+)
+from registry.rollout.charts import canary_arms
+from registry.rollout.deployments import (
+    canary_promote_request,
+    deployment_approve,
+    deployment_cancel,
+    deployment_retry,
+    deployment_start,
+)
+from registry.rollout.flags import flag_set, known_flags
+from registry.rollout.monitoring import canary_evaluate, canary_limits
 from registry.rollout.rollback import release_rollback, rollback_target
-from registry.selectors import release_for_alias, release_versions
-from registry.services import RegistryError
+from registry.rollout.targets import DeploymentError
+from registry.selectors import flags_current, release_for_alias, release_versions
+from registry.services import RegistryError, canary_start, canary_step, canary_stop
 
 
 def rollback_context() -> dict:
@@ -62,9 +83,6 @@ def rollback(request):
 @console_view(permission="registry.view_flag")
 @require_GET
 def flags(request):
-    from registry.rollout.flags import known_flags
-    from registry.selectors import flags_current
-
     current = flags_current()
     rows = {f.name: f for f in Flag.objects.all()}
     return render(
@@ -81,8 +99,6 @@ def flags(request):
 @console_view(permission="registry.toggle_flag")
 @require_POST
 def flag_toggle(request, name):
-    from registry.rollout.flags import flag_set, known_flags
-
     labels = {n: label for n, label, _ in known_flags()}
     if name not in labels:
         messages.error(request, f"No flag {name!r}.")
@@ -99,8 +115,6 @@ def flag_toggle(request, name):
 
 # ------------------------------------------------------------------------ deployments (US-1.2)
 def _deployable_releases():
-    from registry.models import Release
-
     production = release_for_alias(AliasName.PRODUCTION)
     qs = Release.objects.order_by("-number")
     return qs.exclude(pk=production.pk)[:30] if production else qs[:30]
@@ -109,8 +123,6 @@ def _deployable_releases():
 @console_view(permission="registry.view_deployment")
 @require_GET
 def deployments(request):
-    from registry.models import Deployment
-
     return render(
         request,
         "registry/deployments.html",
@@ -125,10 +137,6 @@ def deployments(request):
 @console_view(permission="registry.deploy_release")
 @require_POST
 def deployment_start_view(request):
-    from registry.models import Release
-    from registry.rollout.deployments import deployment_start
-    from registry.rollout.targets import DeploymentError
-
     release = Release.objects.filter(number=request.POST.get("release") or 0).first()
     if release is None:
         messages.error(request, "Choose a release to deploy.")
@@ -169,8 +177,6 @@ def _deployment_state(deployment) -> dict:
 def deployment(request, pk):
     from django.shortcuts import get_object_or_404
 
-    from registry.models import Deployment
-
     found = get_object_or_404(Deployment.objects.select_related("release", "eval_run"), pk=pk)
     is_requester = found.requested_by == request.user.get_username()
     return render(
@@ -191,8 +197,6 @@ def deployment_progress(request, pk):
     from django.http import JsonResponse
     from django.shortcuts import get_object_or_404
 
-    from registry.models import Deployment
-
     return JsonResponse(_deployment_state(get_object_or_404(Deployment, pk=pk)))
 
 
@@ -201,15 +205,9 @@ def deployment_progress(request, pk):
 def deployment_decide(request, pk):
     from django.shortcuts import get_object_or_404
 
-    from registry.models import Deployment
-    from registry.rollout.deployments import deployment_approve, deployment_cancel
-    from registry.rollout.targets import DeploymentError
-
     found = get_object_or_404(Deployment.objects.select_related("release"), pk=pk)
     try:
         if request.POST.get("decision") == "retry":
-            from registry.rollout.deployments import deployment_retry
-
             deployment_retry(deployment=found, actor=request.user)
             messages.success(request, "Retrying from the failed stage.")
         elif request.POST.get("decision") == "approve":
@@ -227,10 +225,6 @@ def deployment_decide(request, pk):
 @console_view(permission="registry.view_canary")
 @require_GET
 def canary(request):
-    from registry.models import CANARY_STEPS, Canary, MonitorEvent
-    from registry.rollout.charts import canary_arms
-    from registry.rollout.monitoring import canary_evaluate, canary_limits
-
     active = Canary.objects.select_related("release", "baseline").filter(state=Canary.State.ACTIVE).first()
     live = canary_evaluate(active) if active else None
     nxt = next((p for p in CANARY_STEPS if active and p > active.percent), None)
@@ -253,11 +247,6 @@ def canary(request):
 @console_view(permission="registry.manage_canary")
 @require_POST
 def canary_action(request):
-    from registry.models import Release
-    from registry.rollout.deployments import canary_promote_request
-    from registry.rollout.targets import DeploymentError
-    from registry.services import canary_start, canary_step, canary_stop
-
     action = request.POST.get("action")
     expected = request.POST.get("expected_percent")
     try:
