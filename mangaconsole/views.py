@@ -7,9 +7,10 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import IsAuthenticated
 
 from mangaconsole.access import console_view, public_view
-from mangaconsole.roles import ROLE_FLOWS, Role, user_roles
+from mangaconsole.navigation import ROLE_FLOWS
+from mangaconsole.roles import Role, user_roles
 from mangaconsole.selectors import health_report
-from registry.rollout.views import rollback_context
+from registry.rollout.selectors import rollback_context
 
 
 def home(request):

@@ -19,8 +19,8 @@ from prompts_app.services import (
     prompt_version_submit,
 )
 from registry.rollout.deployments import staging_promote_request
+from registry.rollout.selectors import rollback_context
 from registry.rollout.targets import DeploymentError
-from registry.rollout.views import rollback_context
 
 
 @console_view(permission="prompts_app.view_promptversion")

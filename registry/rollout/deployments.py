@@ -36,8 +36,8 @@ from experiments.services import experiment_winner_archive
 from mangaconsole.lib.actors import actor_label as _actor_label
 from prompts_app.models import PromptVersion
 from registry.models import STAGE_ORDER, AliasName, Canary, Deployment, DeploymentStage, Release, StageName
+from registry.rollout import tasks as rollout_tasks  # the stage task; tasks imports this module back
 from registry.rollout.targets import DeploymentError, targets_for_release
-from registry.rollout.tasks import deployment_stage_task
 from registry.selectors import release_for_alias, release_versions
 from registry.services import (
     alias_move,
@@ -114,7 +114,7 @@ def deployment_start(
 def pipeline_queue(deployment_id: int) -> None:
     from celery import chain
 
-    chain(*(deployment_stage_task.si(deployment_id, name.value) for name in AUTOMATIC)).delay()
+    chain(*(rollout_tasks.deployment_stage_task.si(deployment_id, name.value) for name in AUTOMATIC)).delay()
 
 
 # ------------------------------------------------------------------------------------- stages
@@ -368,7 +368,7 @@ def deployment_approve(*, deployment: Deployment, actor, queue: bool = True) -> 
     )
 
     if queue:
-        transaction.on_commit(lambda: deployment_stage_task.delay(deployment.pk, StageName.PROMOTE.value))
+        transaction.on_commit(lambda: rollout_tasks.deployment_stage_task.delay(deployment.pk, StageName.PROMOTE.value))
     deployment.refresh_from_db()
     return deployment
 
@@ -456,7 +456,9 @@ def deployment_retry(*, deployment: Deployment, actor) -> Deployment:
     approved = deployment.stages.filter(name=StageName.APPROVE, status=Status.PASSED).exists()
     if not approved:
         remaining = [s for s in remaining if s != StageName.PROMOTE]
-    transaction.on_commit(lambda: chain(*(deployment_stage_task.si(deployment.pk, s) for s in remaining)).delay())
+    transaction.on_commit(
+        lambda: chain(*(rollout_tasks.deployment_stage_task.si(deployment.pk, s) for s in remaining)).delay()
+    )
     deployment.refresh_from_db()
     return deployment
 

@@ -25,18 +25,11 @@ from registry.rollout.deployments import (
 )
 from registry.rollout.flags import flag_set, known_flags
 from registry.rollout.monitoring import canary_evaluate, canary_limits
-from registry.rollout.rollback import release_rollback, rollback_target
+from registry.rollout.rollback import release_rollback
+from registry.rollout.selectors import rollback_context
 from registry.rollout.targets import DeploymentError
 from registry.selectors import flags_current, release_for_alias, release_versions
 from registry.services import RegistryError, canary_start, canary_step, canary_stop
-
-
-def rollback_context() -> dict:
-    production = release_for_alias(AliasName.PRODUCTION)
-    return {
-        "production": production,
-        "rollback_to": rollback_target(production) if production else None,
-    }
 
 
 @console_view(permission="registry.view_release")

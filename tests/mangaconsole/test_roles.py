@@ -4,7 +4,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from audit.models import AuditAction, AuditEntry
-from mangaconsole.roles import ROLE_FLOWS, ROLE_PERMISSIONS, Role, roles_sync
+from mangaconsole.navigation import ROLE_FLOWS
+from mangaconsole.roles import ROLE_PERMISSIONS, Role, roles_sync
 
 
 def _perms(group: Group) -> set[str]:
