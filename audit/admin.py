@@ -62,16 +62,37 @@ class AuditedAdminMixin:
         return super().log_deletions(request, queryset)
 
 
+class ActionFilter(admin.SimpleListFilter):
+    """The action column is a plain string (no choices, so new actions need no migration): the filter
+    offers every known action by its label."""
+
+    title = "action"
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return AuditAction.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
     """Read-only: the table refuses UPDATE and DELETE anyway; the admin does not offer them."""
 
-    list_display = ("sequence", "timestamp", "actor", "action", "target_type", "target_id", "short_hash")
-    list_filter = ("action", "target_type")
+    list_display = ("sequence", "timestamp", "actor", "action_label", "target_type", "target_id", "short_hash")
+    list_filter = (ActionFilter, "target_type")
     search_fields = ("actor", "target_type", "target_id", "reason", "ticket", "hash")
     date_hierarchy = "timestamp"
     readonly_fields = [f.name for f in AuditEntry._meta.fields]
     show_full_result_count = False
+
+    @admin.display(description="action", ordering="action")
+    def action_label(self, obj):
+        try:
+            return AuditAction(obj.action).label
+        except ValueError:  # an action a later release removed: show what was recorded
+            return obj.action
 
     @admin.display(description="hash")
     def short_hash(self, obj):

@@ -51,7 +51,9 @@ class AuditEntry(models.Model):
     timestamp = models.DateTimeField(db_index=True)
     actor = models.CharField(max_length=200, help_text="Username, or system:<component>.")
     actor_user_id = models.IntegerField(null=True, blank=True, help_text="Kept even if the user is deleted.")
-    action = models.CharField(max_length=64, choices=AuditAction.choices, db_index=True)
+    # A plain string: audit_record validates it against AuditAction, so a new action needs no migration
+    # of this append-only table (the admin filter and the exports label it from AuditAction).
+    action = models.CharField(max_length=64, db_index=True, help_text="An AuditAction value.")
     target_type = models.CharField(max_length=100, blank=True, db_index=True)
     target_id = models.CharField(max_length=200, blank=True)
     before = models.JSONField(null=True, blank=True)

@@ -93,3 +93,15 @@ def test_a_price_edit_is_audited(client, personas):
     entry = AuditEntry.objects.order_by("-sequence").first()
     assert (entry.action, entry.target_type) == (AuditAction.ADMIN_CHANGE, "finops.modelprice")
     assert entry.after["input_per_1k"] == "0.0003"
+
+
+def test_the_audit_log_filters_by_action_and_shows_its_label(client, personas):
+    from audit.services import audit_record
+
+    audit_record(actor="system:test", action=AuditAction.RELEASE_ROLLBACK, target_type="registry.rollback", target_id=1)
+    audit_record(actor="system:test", action=AuditAction.FLAG_CHANGE, target_type="registry.flag", target_id="x")
+    client.force_login(personas[Role.COMPLIANCE_OFFICER])
+    response = client.get("/admin/audit/auditentry/", {"action": AuditAction.RELEASE_ROLLBACK.value})
+    rows = list(response.context["cl"].result_list)
+    assert [r.action for r in rows] == [AuditAction.RELEASE_ROLLBACK.value]
+    assert '<td class="field-action_label">Production rolled back</td>' in response.content.decode()

@@ -56,6 +56,17 @@ def test_it_refuses_an_anonymous_actor(db):
         audit_record(actor="", action=AuditAction.ADMIN_ADD)
 
 
+def test_an_unknown_action_is_refused_in_python_and_the_column_needs_no_migration_for_a_new_one(db):
+    # issue 17: the action column is a plain string (no choices to migrate); audit_record validates it
+    assert AuditEntry._meta.get_field("action").choices is None
+    before = AuditEntry.objects.count()
+    with pytest.raises(ValueError, match="not a valid AuditAction"):
+        audit_record(actor="system:test", action="registry.made_up")
+    assert AuditEntry.objects.count() == before
+    entry = audit_record(actor="system:test", action="registry.rollback")
+    assert entry.action == AuditAction.RELEASE_ROLLBACK.value
+
+
 def test_an_entry_rolls_back_with_its_transaction_and_the_chain_stays_whole(db):
     head = AuditChainHead.objects.get().sequence if AuditChainHead.objects.exists() else 0
     with pytest.raises(RuntimeError), transaction.atomic():
