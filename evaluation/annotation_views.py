@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -20,6 +20,7 @@ from evaluation import annotation as svc
 from evaluation import annotation_charts as charts
 from evaluation.models import AnnotationBatch, AnnotationItem, AnnotationTask, TrainingCandidate
 from mangaconsole.access import console_view
+from mangaconsole.lib.getters import get_for_user
 from mangaconsole.lib.spreadsheet import SafeWriter
 
 ANNOTATE = "evaluation.annotate"
@@ -186,7 +187,7 @@ def batch_from_traces(request):
 @console_view(permission=VIEW)
 @require_GET
 def batch_detail(request, pk: int):
-    batch = get_object_or_404(AnnotationBatch, pk=pk)
+    batch = get_for_user(request, AnnotationBatch, permission=VIEW, pk=pk)
     total = batch.tasks.count()
     done = batch.tasks.filter(done_at__isnull=False).count()
     finished = svc.batch_finished(batch)
@@ -219,7 +220,7 @@ def batch_detail(request, pk: int):
 @console_view(permission=VIEW)
 @require_GET
 def batch_progress(request, pk: int):
-    batch = get_object_or_404(AnnotationBatch, pk=pk)
+    batch = get_for_user(request, AnnotationBatch, permission=VIEW, pk=pk)
     return JsonResponse(
         {
             "done": batch.tasks.filter(done_at__isnull=False).count(),
@@ -236,7 +237,7 @@ def batch_progress(request, pk: int):
 def batch_scores(request, pk: int):
     """Every annotation of the batch, one row each, with the item's automated metrics and any
     adjudication: for analysis outside the console."""
-    batch = get_object_or_404(AnnotationBatch, pk=pk)
+    batch = get_for_user(request, AnnotationBatch, permission=VIEW, pk=pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="annotation_batch_{batch.pk}.csv"'
     writer = SafeWriter(csv.writer(response))  # annotators' comments never run as formulas (OWASP)
@@ -263,7 +264,7 @@ def batch_scores(request, pk: int):
 @console_view(permission=LEAD)
 @require_POST
 def item_adjudicate(request, pk: int, item_id: int):
-    item = get_object_or_404(AnnotationItem, pk=item_id, batch_id=pk)
+    item = get_for_user(request, AnnotationItem, permission=LEAD, pk=item_id, batch_id=pk)
     try:
         svc.item_adjudicate(item=item, data=request.POST, actor=request.user)
     except svc.AnnotationError as exc:
@@ -276,7 +277,7 @@ def item_adjudicate(request, pk: int, item_id: int):
 @console_view(permission=LEAD)
 @require_POST
 def batch_close(request, pk: int):
-    batch = get_object_or_404(AnnotationBatch, pk=pk)
+    batch = get_for_user(request, AnnotationBatch, permission=VIEW, pk=pk)
     svc.batch_close(batch=batch, actor=request.user, reason=request.POST.get("reason", ""))
     messages.success(request, "Batch closed; its remaining items leave the queue.")
     return redirect("evaluation:batch", pk)
@@ -287,7 +288,7 @@ def batch_close(request, pk: int):
 def batch_golden(request, pk: int):
     if not request.user.has_perm("evaluation.add_datasetversion"):
         raise Http404
-    batch = get_object_or_404(AnnotationBatch, pk=pk)
+    batch = get_for_user(request, AnnotationBatch, permission=VIEW, pk=pk)
     references = {}
     for raw in request.POST.getlist("item"):
         if raw.isdigit():
@@ -308,7 +309,7 @@ def batch_golden(request, pk: int):
 @console_view(permission=LEAD)
 @require_POST
 def batch_training(request, pk: int):
-    batch = get_object_or_404(AnnotationBatch, pk=pk)
+    batch = get_for_user(request, AnnotationBatch, permission=VIEW, pk=pk)
     ids = [int(x) for x in request.POST.getlist("item") if x.isdigit()]
     try:
         created = svc.items_to_training(batch=batch, item_ids=ids, actor=request.user)

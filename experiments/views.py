@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from experiments.analysis import analyse, timeline
@@ -17,10 +17,16 @@ from experiments.services import (
     validate,
 )
 from mangaconsole.access import console_view
+from mangaconsole.lib.getters import get_for_user
 from registry.models import Deployment, GateStatus, Release
 from registry.rollout.deployments import experiment_winner_promote
 from registry.rollout.targets import DeploymentError
 from registry.selectors import release_for_alias
+
+
+def get_experiment_for_user(request, pk, *, prefetch: bool = False) -> Experiment:
+    source = Experiment.objects.prefetch_related("variants__release") if prefetch else Experiment.objects.all()
+    return get_for_user(request, source, permission="experiments.view_experiment", pk=pk)
 
 
 @console_view(permission="experiments.view_experiment")
@@ -126,7 +132,7 @@ def _results(experiment: Experiment) -> dict:
 @console_view(permission="experiments.view_experiment")
 @require_GET
 def detail(request, pk):
-    experiment = get_object_or_404(Experiment.objects.prefetch_related("variants__release"), pk=pk)
+    experiment = get_experiment_for_user(request, pk, prefetch=True)
     deployment_id = (experiment.archive or {}).get("deployment")
     return render(
         request,
@@ -143,13 +149,13 @@ def detail(request, pk):
 @console_view(permission="experiments.view_experiment")
 @require_GET
 def results(request, pk):
-    return JsonResponse(_results(get_object_or_404(Experiment, pk=pk)))
+    return JsonResponse(_results(get_experiment_for_user(request, pk)))
 
 
 @console_view(permission="experiments.run_experiment")
 @require_POST
 def action(request, pk):
-    experiment = get_object_or_404(Experiment, pk=pk)
+    experiment = get_experiment_for_user(request, pk)
     what = request.POST.get("action")
     try:
         if what == "start":
@@ -169,7 +175,12 @@ def action(request, pk):
         elif what == "promote":
             if not request.user.has_perm("experiments.promote_experiment"):
                 raise ExperimentError("you may not promote experiments")
-            variant = get_object_or_404(experiment.variants, pk=request.POST.get("variant") or 0)
+            variant = get_for_user(
+                request,
+                experiment.variants.all(),
+                permission="experiments.promote_experiment",
+                pk=request.POST.get("variant"),
+            )
             deployment = experiment_winner_promote(experiment=experiment, variant=variant, actor=request.user)
             if deployment is None:
                 messages.success(request, f"{variant.name} is production already: the experiment is archived.")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from registry.models import AliasName
+from mangaconsole.lib.getters import get_for_user
+from registry.models import AliasName, Deployment
 from registry.rollout.rollback import rollback_target
 from registry.selectors import release_for_alias
 
@@ -13,3 +14,12 @@ def rollback_context() -> dict:
         "production": production,
         "rollback_to": rollback_target(production) if production else None,
     }
+
+
+def get_deployment_for_user(request, pk) -> Deployment:
+    return get_for_user(
+        request,
+        Deployment.objects.select_related("release", "eval_run"),
+        permission="registry.view_deployment",
+        pk=pk,
+    )

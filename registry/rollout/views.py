@@ -26,7 +26,7 @@ from registry.rollout.deployments import (
 from registry.rollout.flags import flag_set, known_flags
 from registry.rollout.monitoring import canary_evaluate, canary_limits
 from registry.rollout.rollback import release_rollback
-from registry.rollout.selectors import rollback_context
+from registry.rollout.selectors import get_deployment_for_user, rollback_context
 from registry.rollout.targets import DeploymentError
 from registry.selectors import flags_current, release_for_alias, release_versions
 from registry.services import RegistryError, canary_start, canary_step, canary_stop
@@ -168,9 +168,7 @@ def _deployment_state(deployment) -> dict:
 @console_view(permission="registry.view_deployment")
 @require_GET
 def deployment(request, pk):
-    from django.shortcuts import get_object_or_404
-
-    found = get_object_or_404(Deployment.objects.select_related("release", "eval_run"), pk=pk)
+    found = get_deployment_for_user(request, pk)
     is_requester = found.requested_by == request.user.get_username()
     return render(
         request,
@@ -188,17 +186,14 @@ def deployment(request, pk):
 @require_GET
 def deployment_progress(request, pk):
     from django.http import JsonResponse
-    from django.shortcuts import get_object_or_404
 
-    return JsonResponse(_deployment_state(get_object_or_404(Deployment, pk=pk)))
+    return JsonResponse(_deployment_state(get_deployment_for_user(request, pk)))
 
 
 @console_view(permission="registry.approve_deployment")
 @require_POST
 def deployment_decide(request, pk):
-    from django.shortcuts import get_object_or_404
-
-    found = get_object_or_404(Deployment.objects.select_related("release"), pk=pk)
+    found = get_deployment_for_user(request, pk)
     try:
         if request.POST.get("decision") == "retry":
             deployment_retry(deployment=found, actor=request.user)
