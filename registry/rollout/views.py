@@ -190,23 +190,41 @@ def deployment_progress(request, pk):
     return JsonResponse(_deployment_state(get_deployment_for_user(request, pk)))
 
 
-@console_view(permission="registry.approve_deployment")
+# One view per decision, each calling one service.
+@console_view(permission="registry.deploy_release")
 @require_POST
-def deployment_decide(request, pk):
+def deployment_retry_view(request, pk):
     found = get_deployment_for_user(request, pk)
     try:
-        if request.POST.get("decision") == "retry":
-            deployment_retry(deployment=found, actor=request.user)
-            messages.success(request, "Retrying from the failed stage.")
-        elif request.POST.get("decision") == "approve":
-            deployment_approve(deployment=found, actor=request.user)
-            messages.success(request, f"Approved: release {found.release.number} is being promoted.")
-        else:
-            deployment_cancel(deployment=found, actor=request.user, reason=request.POST.get("reason", ""))
-            messages.success(request, "Declined: production stays where it is.")
+        deployment_retry(deployment=found, actor=request.user)
+        messages.success(request, "Retrying from the failed stage.")
     except DeploymentError as exc:
         messages.error(request, f"Nothing changed: {exc}")
-    return redirect("registry:deployment", pk=pk)
+    return redirect("registry:deployment", pk=found.pk)
+
+
+@console_view(permission="registry.approve_deployment")
+@require_POST
+def deployment_approve_view(request, pk):
+    found = get_deployment_for_user(request, pk)
+    try:
+        deployment_approve(deployment=found, actor=request.user)
+        messages.success(request, f"Approved: release {found.release.number} is being promoted.")
+    except DeploymentError as exc:
+        messages.error(request, f"Nothing changed: {exc}")
+    return redirect("registry:deployment", pk=found.pk)
+
+
+@console_view(permission="registry.approve_deployment")
+@require_POST
+def deployment_decline_view(request, pk):
+    found = get_deployment_for_user(request, pk)
+    try:
+        deployment_cancel(deployment=found, actor=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, "Declined: production stays where it is.")
+    except DeploymentError as exc:
+        messages.error(request, f"Nothing changed: {exc}")
+    return redirect("registry:deployment", pk=found.pk)
 
 
 # ------------------------------------------------------------------------------ canary (US-3.4)
@@ -232,35 +250,62 @@ def canary(request):
     )
 
 
-@console_view(permission="registry.manage_canary")
-@require_POST
-def canary_action(request):
-    action = request.POST.get("action")
-    expected = request.POST.get("expected_percent")
+def _expected_percent(request) -> int | None:
+    expected = request.POST.get("expected_percent", "")
+    return int(expected) if expected.isdigit() else None
+
+
+def _canary_step(request, do) -> object:
+    """Run one canary service; its refusal becomes the page's message and nothing changes."""
     try:
-        if action == "start":
-            release = Release.objects.filter(number=request.POST.get("release") or 0).first()
-            if release is None:
-                raise RegistryError("choose a release")
-            done = canary_start(release=release, actor=request.user, reason=request.POST.get("reason", ""))
-            messages.success(request, f"Release {release.number} serves {done.percent}% of sessions.")
-        elif action == "step":
-            done = canary_step(actor=request.user, expected_percent=int(expected) if expected else None)
-            messages.success(request, f"Approved: the canary serves {done.percent}% of sessions.")
-        elif action == "promote":
-            deployment = canary_promote_request(
-                actor=request.user, expected_percent=int(expected) if expected else None
-            )
-            messages.success(
-                request,
-                f"Release {deployment.release.number} entered the deployment pipeline as deployment "
-                f"{deployment.pk}; the canary keeps serving until a second engineer approves its promotion.",
-            )
-        elif action == "stop":
-            canary_stop(actor=request.user, reason=request.POST.get("reason", ""))
-            messages.success(request, "Canary stopped: every session is on production.")
-        else:
-            raise RegistryError(f"unknown action {action!r}")
+        do()
     except (RegistryError, DeploymentError) as exc:
         messages.error(request, f"Nothing changed: {exc}")
     return redirect("registry:canary")
+
+
+@console_view(permission="registry.manage_canary")
+@require_POST
+def canary_start_view(request):
+    def do():
+        release = Release.objects.filter(number=request.POST.get("release") or 0).first()
+        if release is None:
+            raise RegistryError("choose a release")
+        done = canary_start(release=release, actor=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, f"Release {release.number} serves {done.percent}% of sessions.")
+
+    return _canary_step(request, do)
+
+
+@console_view(permission="registry.manage_canary")
+@require_POST
+def canary_step_view(request):
+    def do():
+        done = canary_step(actor=request.user, expected_percent=_expected_percent(request))
+        messages.success(request, f"Approved: the canary serves {done.percent}% of sessions.")
+
+    return _canary_step(request, do)
+
+
+@console_view(permission="registry.manage_canary")
+@require_POST
+def canary_promote_view(request):
+    def do():
+        deployment = canary_promote_request(actor=request.user, expected_percent=_expected_percent(request))
+        messages.success(
+            request,
+            f"Release {deployment.release.number} entered the deployment pipeline as deployment "
+            f"{deployment.pk}; the canary keeps serving until a second engineer approves its promotion.",
+        )
+
+    return _canary_step(request, do)
+
+
+@console_view(permission="registry.manage_canary")
+@require_POST
+def canary_stop_view(request):
+    def do():
+        canary_stop(actor=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, "Canary stopped: every session is on production.")
+
+    return _canary_step(request, do)

@@ -39,7 +39,7 @@ def test_deployments_page_starts_a_pipeline_and_shows_its_progress(
     again = client.post("/releases/deployments/start/", {"release": candidate.number}, follow=True)
     assert "already in the pipeline" in again.content.decode()
     # approval is refused while the automatic stages have not passed
-    refused = client.post(f"/releases/deployments/{deployment.pk}/decide/", {"decision": "approve"}, follow=True)
+    refused = client.post(f"/releases/deployments/{deployment.pk}/approve/", follow=True)
     assert "not waiting for approval" in refused.content.decode()
     client.force_login(make_user("ann", Role.ANNOTATOR))
     assert client.get(f"/releases/deployments/{deployment.pk}/progress/").status_code == 403
@@ -51,13 +51,13 @@ def test_canary_page_starts_steps_and_shows_the_evidence_of_an_automatic_rollbac
     candidate = _candidate()
     client.force_login(make_user("oc", Role.ONCALL_ENGINEER))
     with django_capture_on_commit_callbacks(execute=True):
-        client.post("/releases/canary/action/", {"action": "start", "release": candidate.number})
+        client.post("/releases/canary/start/", {"release": candidate.number})
     page = client.get("/releases/canary/").content.decode()
     assert 'data-testid="canary-percent">1<' in page
     assert "collecting" in page
     with django_capture_on_commit_callbacks(execute=True):
-        client.post("/releases/canary/action/", {"action": "step", "expected_percent": "1"})
-        double = client.post("/releases/canary/action/", {"action": "step", "expected_percent": "1"}, follow=True)
+        client.post("/releases/canary/step/", {"expected_percent": "1"})
+        double = client.post("/releases/canary/step/", {"expected_percent": "1"}, follow=True)
     assert "at 10% now, not 1%" in double.content.decode()
     assert Canary.objects.get().percent == 10
     # evidence of a rollback decision is rendered from what the check stored
@@ -87,3 +87,22 @@ def test_canary_page_starts_steps_and_shows_the_evidence_of_an_automatic_rollbac
     assert "10/310" in page
     client.force_login(make_user("pm", Role.PRODUCT_MANAGER))
     assert client.get("/releases/canary/").status_code == 403
+
+
+def test_each_canary_and_deployment_decision_has_its_own_action(client, serving, django_capture_on_commit_callbacks):
+    """Issue 17: one view per decision. A stop without a reason is refused and changes nothing; with one,
+    every session goes back to production; a promotion with no canary is refused with the reason."""
+    candidate = _candidate()
+    client.force_login(make_user("oc2", Role.ONCALL_ENGINEER))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/releases/canary/start/", {"release": candidate.number})
+    refused = client.post("/releases/canary/stop/", {"reason": " "}, follow=True).content.decode()
+    assert "Nothing changed" in refused
+    assert Canary.objects.get().state == Canary.State.ACTIVE
+    with django_capture_on_commit_callbacks(execute=True):
+        stopped = client.post("/releases/canary/stop/", {"reason": "drill"}, follow=True).content.decode()
+    assert "every session is on production" in stopped
+    assert Canary.objects.get().state == Canary.State.STOPPED
+    nothing = client.post("/releases/canary/promote/", {"expected_percent": "1"}, follow=True).content.decode()
+    assert "Nothing changed" in nothing
+    assert client.get("/releases/canary/action/").status_code == 404  # the one switch-on-a-field view is gone
