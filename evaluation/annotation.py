@@ -25,7 +25,9 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import audit_record
 from chat.models import Feedback, KnowledgeChunk, Product, Trace
-from evaluation import agreement
+from evaluation import agreement, bertscore
+from evaluation import services as eval_services  # module, not names: services → tasks → this module
+from evaluation import tasks as evaluation_tasks  # the metrics task; tasks imports this module back
 from evaluation.models import (
     Annotation,
     AnnotationBatch,
@@ -33,6 +35,7 @@ from evaluation.models import (
     AnnotationReceipt,
     AnnotationTask,
     GoldenDataset,
+    GoldenEntry,
     TrainingCandidate,
 )
 from mangaconsole.lib.actors import actor_label as _label
@@ -226,9 +229,7 @@ def _metrics_dispatch(batch_id: int) -> None:
     if getattr(settings, "ANNOTATION_METRICS_INLINE", False):
         batch_metrics_compute(batch_id)
         return
-    from evaluation.tasks import annotation_metrics_task
-
-    annotation_metrics_task.delay(batch_id)
+    evaluation_tasks.annotation_metrics_task.delay(batch_id)
 
 
 def week_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -258,8 +259,6 @@ def sources_text(trace: Trace) -> str:
 def batch_metrics_compute(batch_id: int, *, chunk: int = 32) -> AnnotationBatch:
     """BERTScore of each answer against the text of the sources it was grounded in (the automated
     metric a golden reference stands in for offline); progress is saved every ``chunk`` items."""
-    from evaluation import bertscore
-
     batch = AnnotationBatch.objects.get(pk=batch_id)
     items = list(batch.items.select_related("trace").filter(bertscore__isnull=True))
     done = batch.items.count() - len(items)
@@ -740,8 +739,7 @@ def items_to_golden(*, batch: AnnotationBatch, references: dict[int, str], actor
     """Send low-scored items to the golden dataset as edge cases: a new dataset version whose new
     entries carry the redacted conversation, the quality lead's reference answer, the annotators'
     notes as the rubric, and their provenance. Returns the new version."""
-    from evaluation.services import dataset_default, dataset_version_create
-    from guardrails.pii import redact_text
+    from guardrails.pii import redact_text  # deferred: presidio's analyzer takes about a second to build
 
     if not batch_finished(batch):
         raise AnnotationError("Finish or close the batch before sending its items on.")
@@ -789,8 +787,8 @@ def items_to_golden(*, batch: AnnotationBatch, references: dict[int, str], actor
             }
         )
     with transaction.atomic():
-        version = dataset_version_create(
-            dataset=dataset or dataset_default(),
+        version = eval_services.dataset_version_create(
+            dataset=dataset or eval_services.dataset_default(),
             rows=rows,
             actor=actor,
             notes=f"{len(rows)} edge case(s) from human evaluation batch {batch.pk} ({batch.name})",
@@ -809,7 +807,7 @@ def items_to_golden(*, batch: AnnotationBatch, references: dict[int, str], actor
 
 
 def items_to_training(*, batch: AnnotationBatch, item_ids: list[int], actor) -> list[TrainingCandidate]:
-    from guardrails.pii import redact
+    from guardrails.pii import redact  # deferred: presidio's analyzer takes about a second to build
 
     if not batch_finished(batch):
         raise AnnotationError("Finish or close the batch before sending its items on.")
@@ -931,8 +929,6 @@ def flywheel_counts() -> list[dict]:
     counts: dict[str, dict] = defaultdict(lambda: {"training": 0, "golden": 0})
     for created in TrainingCandidate.objects.values_list("created_at", flat=True):
         counts[f"{created.year}-Q{(created.month - 1) // 3 + 1}"]["training"] += 1
-    from evaluation.models import GoldenEntry
-
     for created in GoldenEntry.objects.filter(key__startswith="human-b", revision=1).values_list(
         "created_at", flat=True
     ):

@@ -21,7 +21,10 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from chat.serving import serving_context
+from chat.turn import SessionState, run_turn
 from evaluation import bertscore, scoring
+from evaluation import tasks as evaluation_tasks  # the run task; tasks imports this module back
 from evaluation.models import (
     Category,
     DatasetVersion,
@@ -251,8 +254,6 @@ def eval_run_create(
 ) -> EvalRun:
     """Queue an evaluation of ``release`` (the Celery task starts after commit; ``queue=False`` when
     the caller runs it in process, as ``run_eval`` does)."""
-    from evaluation.tasks import eval_run_task
-
     if dataset_version is None:
         dataset_version = dataset_default().versions.order_by("-number").first()
     if dataset_version is None:
@@ -278,7 +279,7 @@ def eval_run_create(
         reason=note,
     )
     if queue:
-        transaction.on_commit(lambda: eval_run_task.delay(run.pk))
+        transaction.on_commit(lambda: evaluation_tasks.eval_run_task.delay(run.pk))
     return run
 
 
@@ -293,8 +294,6 @@ def _claim(run_id: int) -> bool:
 
 def _answer_entries(entries, ctx, *, on_progress=None) -> list[dict]:
     """Every entry through the real pipeline of ``ctx``'s release (earlier turns first for multi-turn)."""
-    from chat.turn import SessionState, run_turn
-
     out = []
     for i, entry in enumerate(entries, start=1):
         state = SessionState(uuid.uuid4(), None, 100_000)
@@ -369,8 +368,6 @@ def _baseline_rows(run: EvalRun, entries, stage_seconds: dict, thresholds) -> tu
                 for eid, r in results.items()
                 if eid in wanted
             ], prior
-    from chat.serving import serving_context
-
     t0 = time.perf_counter()
     answers = _answer_entries(entries, serving_context(run.baseline))
     rows = _score(entries, answers, thresholds)
@@ -404,8 +401,6 @@ def eval_run_execute(run_id: int) -> EvalRun | None:
 
 
 def _execute(run: EvalRun) -> EvalRun:
-    from chat.serving import serving_context
-
     entries, _ = scope_entries(run.dataset_version, run.intent)
     stage_seconds: dict[str, float] = {}
     t = time.perf_counter()

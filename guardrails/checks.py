@@ -271,7 +271,7 @@ def post_checks(answer: str, *, hits: list, question: str, policy: Policy) -> Po
 
         def _pii():
             nonlocal text
-            from guardrails.streaming import published_shapes
+            from guardrails.streaming import published_shapes  # deferred: streaming imports this module
 
             context = " ".join(getattr(h, "text", "") for h in hits)
             redaction = pii.redact(text, policy.check("pii"), allow=published_shapes(context) if context else None)

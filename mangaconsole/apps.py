@@ -8,7 +8,7 @@ class MangaConsoleConfig(AppConfig):
     verbose_name = "MangaAssist Console"
 
     def ready(self) -> None:
-        from mangaconsole.roles import roles_sync_after_migrate
+        from mangaconsole.roles import roles_sync_after_migrate  # models load once the registry is ready
 
         # Permissions only exist after post_migrate (Django creates them there), so the role
         # groups are brought in line with mangaconsole.roles.ROLE_PERMISSIONS at the same point.
@@ -22,7 +22,7 @@ class MangaConsoleConfig(AppConfig):
 def _lockout_audited(sender, request=None, username="", ip_address=None, **kwargs) -> None:
     from django.conf import settings
 
-    from mangaconsole.services import login_lockout_record
+    from mangaconsole.services import login_lockout_record  # models load once the registry is ready
 
     failures = getattr(request, "axes_failures_since_start", None)
     if failures == settings.AXES_FAILURE_LIMIT:  # the moment of locking, not each refused try after it

@@ -17,7 +17,7 @@ from chat.routing import websocket_urlpatterns  # noqa: E402
 def _warm_up() -> None:
     import logging
 
-    from chat.turn import warm_up
+    from chat.turn import warm_up  # deferred: loads the models (torch) in the warm-up thread
 
     try:
         warm_up()

@@ -32,7 +32,13 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from chat.models import Feedback, Trace
+from mangaconsole.lib import alerts as alerts_lib
+from mangaconsole.lib.alerts import alert_send
 from registry.models import AliasEvent, AliasName, Canary, MonitorEvent, Release
+from registry.rollout import rollback as rollback_services  # module: rollback → tasks → this module
+from registry.selectors import CANARY_CACHE_KEY, release_for_alias
+from registry.services import RegistryError
 
 ESCALATION_INTENT = "escalation"
 SLOW_MS = 3000.0
@@ -79,8 +85,6 @@ class ArmMetrics:
 
 def arm_metrics(release_number: int, since, until=None, *, session_ids=None) -> ArmMetrics:
     """Counts and rates of the turns ``release_number`` served in [since, until)."""
-    from chat.models import Feedback, Trace
-
     traces = Trace.objects.filter(release=release_number, started_at__gte=since)
     feedback = Feedback.objects.filter(release=release_number, created_at__gte=since)
     if until is not None:
@@ -191,9 +195,6 @@ def canary_evaluate(canary: Canary) -> dict:
 def canary_check() -> dict | None:
     """The beat task's body: evaluate the active canary, store the evidence on it, and roll it back
     when a rule is breached (audited and alerted). Returns the evaluation, or None without a canary."""
-    from mangaconsole.lib.alerts import alert_send
-    from registry.selectors import CANARY_CACHE_KEY
-
     canary = Canary.objects.select_related("release", "baseline").filter(state=Canary.State.ACTIVE).first()
     if canary is None:
         return None
@@ -288,11 +289,6 @@ def production_guard(*, window_minutes: int | None = None) -> dict | None:
     ``window_minutes`` back), a hard threshold breached rolls production back to the previous release
     (through ``release_rollback``: one alias move, its evaluation and alert follow); a soft one pages
     on-call once per release and metric, without a rollback."""
-    from mangaconsole.lib.alerts import alert_send
-    from registry.rollout.rollback import release_rollback
-    from registry.selectors import release_for_alias
-    from registry.services import RegistryError
-
     release = release_for_alias(AliasName.PRODUCTION)
     if release is None:
         return None
@@ -305,7 +301,7 @@ def production_guard(*, window_minutes: int | None = None) -> dict | None:
             _describe_level(k, result["hard"][k]) for k in result["hard_breached"]
         )
         try:
-            rollback = release_rollback(
+            rollback = rollback_services.release_rollback(
                 actor="system:production-guard", reason=summary, expected_release=release.number
             )
         except RegistryError as exc:  # already moved, or nothing to go back to: page instead
@@ -353,8 +349,7 @@ def _describe_level(key: str, check: dict) -> str:
 
 def _page(release: Release, key: str, summary: str, evidence: dict, alert_send=None) -> bool:
     """Alert on-call once per (release, metric) per hour; audited with the evidence."""
-    if alert_send is None:
-        from mangaconsole.lib.alerts import alert_send
+    alert_send = alert_send or alerts_lib.alert_send
     if not cache.add(f"registry:guard-page:{release.pk}:{key}", 1, 3600):
         return False
     alerts = alert_send(
