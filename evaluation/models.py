@@ -266,7 +266,7 @@ class AnnotationReceipt(models.Model):
 
 
 class Annotation(models.Model):
-    """One annotator's scores for one item (1 to 5 on each scale, rubric in evaluation.annotation)."""
+    """One annotator's scores for one item (1 to 5 on each scale, rubric in evaluation.annotation.rubric)."""
 
     task = models.OneToOneField(AnnotationTask, on_delete=models.PROTECT, related_name="annotation")
     item = models.ForeignKey(AnnotationItem, on_delete=models.PROTECT, related_name="annotations")

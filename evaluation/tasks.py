@@ -3,7 +3,8 @@ each imports this module back; a module reference resolves at call time, in any 
 
 from celery import shared_task
 
-from evaluation import annotation, services
+from evaluation import services
+from evaluation.annotation import services as annotation
 
 
 @shared_task(bind=True, acks_late=True, max_retries=0)

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from evaluation import annotation_views as annotate
 from evaluation import views
+from evaluation.annotation import views as annotate
 
 app_name = "evaluation"
 urlpatterns = [

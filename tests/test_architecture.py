@@ -77,7 +77,7 @@ FIRST_IMPORTS = [
     "registry.rollout.monitoring",
     "registry.rollout.selectors",
     "evaluation.services",
-    "evaluation.annotation",
+    "evaluation.annotation.services",
     "evaluation.tasks",
     "mangaconsole.urls",
 ]

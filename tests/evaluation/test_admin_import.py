@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from evaluation.models import DatasetVersion
 from mangaconsole.roles import Role
-from tests.conftest import make_user
+from tests.factories import make_user
 
 
 def _csv(rows) -> bytes:

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from chat.sessions import feedback_save
 from chat.turn import SessionState, run_turn
-from evaluation.annotation import AnnotationError, batch_create
+from evaluation.annotation.rubric import AnnotationError
+from evaluation.annotation.services import batch_create
 from evaluation.models import AnnotationBatch, GoldenEntry
 
 

@@ -1,5 +1,5 @@
-"""Weekly human evaluation (seed 000 US-3.6, flywheel of US-8.4): sampling, the annotation queue,
-agreement, adjudication, trends, calibration and sending items on to datasets.
+"""Writes of the weekly human evaluation (seed 000 US-3.6, flywheel of US-8.4): sampling a batch, the
+annotation queue, adjudication, closing, and sending items on to the golden set or to training.
 
 The queue is the pattern of a job queue on PostgreSQL: a task row is claimed with
 ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL docs, "The Locking Clause": SKIP LOCKED "can be
@@ -15,19 +15,29 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from datetime import datetime, timedelta
-from statistics import mean, median
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from chat.models import Feedback, KnowledgeChunk, Product, Trace
-from evaluation import agreement, bertscore
+from chat.models import Feedback, Trace
+from evaluation import bertscore
 from evaluation import services as eval_services  # module, not names: services → tasks → this module
 from evaluation import tasks as evaluation_tasks  # the metrics task; tasks imports this module back
+from evaluation.annotation.rubric import DIMENSIONS, FLAGS, SCALES, AnnotationError, lock_minutes
+from evaluation.annotation.selectors import (
+    batch_finished,
+    conversation_questions,
+    flywheel_candidates,
+    held_task,
+    sample_candidates,
+    session_turns,
+    sources_text,
+    week_bounds,
+)
 from evaluation.models import (
     Annotation,
     AnnotationBatch,
@@ -35,70 +45,9 @@ from evaluation.models import (
     AnnotationReceipt,
     AnnotationTask,
     GoldenDataset,
-    GoldenEntry,
     TrainingCandidate,
 )
 from mangaconsole.lib.actors import actor_label as _label
-
-DIMENSIONS: dict[str, dict] = {
-    "factual": {
-        "label": "Factual correctness",
-        "rubric": {
-            1: "Wrong facts: a price, volume, date or policy that the sources contradict.",
-            2: "A material error or an invented fact beside some correct ones.",
-            3: "Mostly right; a minor slip or an unsupported detail.",
-            4: "Correct; nothing contradicts the sources.",
-            5: "Correct, complete and exactly what the catalog and policies say.",
-        },
-    },
-    "helpful": {
-        "label": "Helpfulness",
-        "rubric": {
-            1: "Does not address the question.",
-            2: "Touches the question but leaves the shopper stuck.",
-            3: "Answers, but the shopper must ask again for the useful part.",
-            4: "Answers the question; the next step is clear.",
-            5: "Answers and anticipates the next need (a volume, a link, a policy).",
-        },
-    },
-    "tone": {
-        "label": "Tone",
-        "rubric": {
-            1: "Rude, dismissive or culturally inappropriate.",
-            2: "Cold, preachy or over-familiar.",
-            3: "Neutral; acceptable.",
-            4: "Friendly and respectful.",
-            5: "Warm, on-brand, fits a manga fan.",
-        },
-    },
-    "format": {
-        "label": "Format",
-        "rubric": {
-            1: "Broken: raw markup, a wall of text, cut off.",
-            2: "Hard to scan; lists or prices buried.",
-            3: "Readable with effort.",
-            4: "Clean and scannable.",
-            5: "Ideal length and structure for a chat bubble.",
-        },
-    },
-}
-SCALES = tuple(DIMENSIONS)
-FLAGS = {"unsafe": "Unsafe", "pii": "Contains PII", "wrong_intent": "Wrong intent"}
-DISAGREEMENT_GAP = 2  # a 1-5 scale two or more points apart, or opposite purchase answers
-LOW_SCORE = 2.0  # an item whose final score on any scale is at most this goes to the golden dataset
-HIGH_SCORE = 4.0  # every scale at least this (and thumbs up, resolved) makes a training candidate
-
-
-class AnnotationError(ValueError):
-    """A request the queue or a batch cannot accept; ``errors`` maps a field to its problem."""
-
-    def __init__(self, message: str, errors: dict | None = None):
-        super().__init__(message)
-        self.errors = errors or {}
-
-
-def lock_minutes() -> int:
-    return int(getattr(settings, "ANNOTATION_LOCK_MINUTES", 15))
 
 
 # ------------------------------------------------------------------------------------- sampling
@@ -122,18 +71,6 @@ def stratified_allocation(available: dict[str, int], size: int) -> dict[str, int
             alloc[donor] -= 1
             alloc[k] = 1
     return {k: n for k, n in alloc.items() if n}
-
-
-def _candidates(base):
-    """Answered, error-free, not blocked, and not in any batch yet."""
-    in_batch = AnnotationItem.objects.filter(trace_id=OuterRef("pk"))
-    return (
-        base.exclude(answer="")
-        .filter(error="")
-        .exclude(guardrail_verdict="blocked")
-        .annotate(_in_batch=Exists(in_batch))
-        .filter(_in_batch=False)
-    )
 
 
 @transaction.atomic
@@ -161,7 +98,7 @@ def batch_create(
     if end <= start:
         raise AnnotationError("The period must end after it starts.", {"end": "after the start"})
     base = base if base is not None else Trace.objects.all()
-    pool = _candidates(base.filter(started_at__gte=start, started_at__lt=end))
+    pool = sample_candidates(base.filter(started_at__gte=start, started_at__lt=end))
     by_intent: dict[str, list[int]] = defaultdict(list)
     for pk, intent in pool.order_by("pk").values_list("pk", "intent"):
         by_intent[intent or ""].append(pk)
@@ -232,13 +169,6 @@ def _metrics_dispatch(batch_id: int) -> None:
     evaluation_tasks.annotation_metrics_task.delay(batch_id)
 
 
-def week_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
-    """The last full ISO week (Monday 00:00 to Monday 00:00, UTC) before ``now``."""
-    now = now or timezone.now()
-    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    return monday - timedelta(days=7), monday
-
-
 def weekly_sample(now: datetime | None = None) -> AnnotationBatch | None:
     """The beat task's body: one weekly batch per week; a second run in the same week does nothing."""
     start, end = week_bounds(now)
@@ -248,12 +178,6 @@ def weekly_sample(now: datetime | None = None) -> AnnotationBatch | None:
         return batch_create(actor="system:weekly_sample", start=start, end=end)
     except AnnotationError:
         return None
-
-
-def sources_text(trace: Trace) -> str:
-    ids = [c.get("chunk_id") for c in trace.citations or [] if isinstance(c, dict) and c.get("chunk_id")]
-    chunks = KnowledgeChunk.objects.in_bulk(ids)
-    return "\n".join(chunks[i].text for i in ids if i in chunks)
 
 
 def batch_metrics_compute(batch_id: int, *, chunk: int = 32) -> AnnotationBatch:
@@ -279,17 +203,6 @@ def batch_metrics_compute(batch_id: int, *, chunk: int = 32) -> AnnotationBatch:
     return batch
 
 
-# ---------------------------------------------------------------------------------------- queue
-def _held(user) -> AnnotationTask | None:
-    return (
-        AnnotationTask.objects.filter(
-            holder=user, done_at__isnull=True, lock_expires_at__gt=timezone.now(), batch__status="open"
-        )
-        .order_by("claimed_at")
-        .first()
-    )
-
-
 def task_next(user, *, attempts: int = 5, skip_locked: bool = True) -> AnnotationTask | None:
     """The task ``user`` should score now: the one they already hold, else a fresh claim on the
     first open task of an item they have never been handed (FOR UPDATE SKIP LOCKED, so concurrent
@@ -301,7 +214,7 @@ def task_next(user, *, attempts: int = 5, skip_locked: bool = True) -> Annotatio
             with transaction.atomic():
                 if connection.vendor == "postgresql":
                     return _claim_postgresql(user, skip_locked=skip_locked)
-                return _held(user) or _claim_orm(user)
+                return held_task(user) or _claim_orm(user)
         except IntegrityError:
             continue
     return None
@@ -486,138 +399,6 @@ def task_renew(user, task_id: int) -> datetime | None:
     return until if updated else None
 
 
-def queue_progress(user) -> list[dict]:
-    """Per open batch: annotations done of needed, and this annotator's own counts."""
-    rows = []
-    batches = AnnotationBatch.objects.filter(status=AnnotationBatch.Status.OPEN).annotate(
-        total=Count("tasks", distinct=True), done=Count("tasks", filter=Q(tasks__done_at__isnull=False), distinct=True)
-    )
-    for batch in batches.order_by("created_at"):
-        mine = Annotation.objects.filter(item__batch=batch, annotator=user).count()
-        skipped = AnnotationReceipt.objects.filter(item__batch=batch, annotator=user, skipped_at__isnull=False).count()
-        rows.append({"batch": batch, "total": batch.total, "done": batch.done, "mine": mine, "skipped": skipped})
-    return rows
-
-
-def item_context(item: AnnotationItem) -> dict:
-    """What an annotator sees: the conversation so far, the answer, its sources and catalog facts.
-    Blind: no release, no experiment arm, no one else's scores."""
-    trace = item.trace
-    earlier = list(_session_turns(trace).values("user_text", "answer")[:10])
-    citations = [c for c in trace.citations or [] if isinstance(c, dict)]
-    chunks = KnowledgeChunk.objects.in_bulk([c.get("chunk_id") for c in citations if c.get("chunk_id")])
-    sources = [
-        {
-            "title": c.get("title", ""),
-            "source": c.get("source", ""),
-            "text": getattr(chunks.get(c.get("chunk_id")), "text", ""),
-        }
-        for c in citations
-    ]
-    asins = [c["key"].split(":", 1)[1] for c in citations if str(c.get("key", "")).startswith("catalog:")]
-    products = list(Product.objects.filter(asin__in=asins))
-    return {
-        "earlier": earlier,
-        "question": trace.user_text,
-        "answer": trace.answer,
-        "sources": sources,
-        "products": products,
-    }
-
-
-# ------------------------------------------------------------------------------------ agreement
-def _pairs(batch: AnnotationBatch) -> dict[tuple, list[tuple[Annotation, Annotation]]]:
-    by_item: dict[int, list[Annotation]] = defaultdict(list)
-    for a in Annotation.objects.filter(item__batch=batch, item__needed__gte=2).select_related("annotator"):
-        by_item[a.item_id].append(a)
-    pairs: dict[tuple, list] = defaultdict(list)
-    for anns in by_item.values():
-        if len(anns) < 2:
-            continue
-        first, second = sorted(anns[:2], key=lambda a: a.annotator.username)
-        pairs[(first.annotator.username, second.annotator.username)].append((first, second))
-    return pairs
-
-
-def batch_agreement(batch: AnnotationBatch) -> dict:
-    """Cohen's kappa per dimension for every annotator pair on their shared items (linear weighted
-    for the 1-5 scales), and over all pairs pooled; dimensions under the 0.7 target are flagged."""
-    pairs = _pairs(batch)
-    dims = [*SCALES, "purchase"]
-    out_pairs, pooled = [], {d: ([], []) for d in dims}
-    for (a, b), items in sorted(pairs.items()):
-        row = {"a": a, "b": b, "n": len(items), "kappa": {}}
-        for d in dims:
-            first = [getattr(x, d) for x, _ in items]
-            second = [getattr(y, d) for _, y in items]
-            row["kappa"][d] = agreement.kappa(first, second, ordinal=d != "purchase")
-            pooled[d][0].extend(first)
-            pooled[d][1].extend(second)
-        out_pairs.append(row)
-    overall = {}
-    for d in dims:
-        value = agreement.kappa(*pooled[d], ordinal=d != "purchase")
-        overall[d] = {
-            "kappa": value,
-            "n": len(pooled[d][0]),
-            "below": value is not None and value < agreement.KAPPA_TARGET,
-        }
-    return {"pairs": out_pairs, "overall": overall, "target": agreement.KAPPA_TARGET, "dims": dims}
-
-
-def batch_annotators(batch: AnnotationBatch) -> list[dict]:
-    """Per annotator: items scored and skipped, median seconds per item, and mean scores, so a lead
-    can spot a lenient or a harsh scorer, or one who rushes."""
-    rows: dict[str, dict] = {}
-    for a in Annotation.objects.filter(item__batch=batch).select_related("annotator"):
-        row = rows.setdefault(a.annotator.username, {"annotator": a.annotator.username, "anns": [], "skipped": 0})
-        row["anns"].append(a)
-    skips = AnnotationReceipt.objects.filter(item__batch=batch, skipped_at__isnull=False).select_related("annotator")
-    for r in skips:
-        rows.setdefault(r.annotator.username, {"annotator": r.annotator.username, "anns": [], "skipped": 0})
-        rows[r.annotator.username]["skipped"] += 1
-    out = []
-    for name in sorted(rows):
-        row, anns = rows[name], rows[name].pop("anns")
-        row["scored"] = len(anns)
-        row["median_seconds"] = median(a.seconds for a in anns) if anns else None
-        row["means"] = {d: mean(getattr(a, d) for a in anns) if anns else None for d in SCALES}
-        row["purchase_rate"] = mean(a.purchase for a in anns) if anns else None
-        out.append(row)
-    return out
-
-
-def agreement_by_batch(limit: int = 26) -> list[dict]:
-    """The all-pairs kappa per dimension of each of the last ``limit`` batches, oldest first."""
-    batches = list(AnnotationBatch.objects.order_by("-period_start", "-pk")[:limit])
-    rows = []
-    for batch in reversed(batches):
-        result = batch_agreement(batch)
-        if result["pairs"]:
-            rows.append({"batch": batch, "overall": result["overall"]})
-    return rows
-
-
-def batch_disagreements(batch: AnnotationBatch) -> list[dict]:
-    """Overlap items whose annotators are ``DISAGREEMENT_GAP`` or more apart on a scale, or answered
-    the purchase question differently: the quality lead's adjudication list."""
-    rows = []
-    for items in _pairs(batch).values():
-        for first, second in items:
-            gaps = {d: abs(getattr(first, d) - getattr(second, d)) for d in SCALES}
-            wide = [d for d, g in gaps.items() if g >= DISAGREEMENT_GAP]
-            if first.purchase != second.purchase:
-                wide.append("purchase")
-            if wide:
-                # the adjudication form starts from the pair's mean, rounded half up
-                suggested = {d: int((getattr(first, d) + getattr(second, d)) / 2 + 0.5) for d in SCALES}
-                rows.append(
-                    {"item": first.item, "first": first, "second": second, "dims": wide, "suggested": suggested}
-                )
-    rows.sort(key=lambda r: r["item"].position)
-    return rows
-
-
 @transaction.atomic
 def item_adjudicate(*, item: AnnotationItem, data, actor) -> AnnotationItem:
     scores = scores_clean(data)
@@ -639,44 +420,6 @@ def item_adjudicate(*, item: AnnotationItem, data, actor) -> AnnotationItem:
     return item
 
 
-def final_scores(item: AnnotationItem, annotations: list[Annotation]) -> dict | None:
-    """The adjudicated scores, else the mean of the annotators' (purchase: the majority, ties yes)."""
-    if item.adjudicated:
-        return dict(item.adjudicated)
-    if not annotations:
-        return None
-    out = {d: mean(getattr(a, d) for a in annotations) for d in SCALES}
-    out["purchase"] = sum(a.purchase for a in annotations) * 2 >= len(annotations)
-    out["flags"] = sorted({f for a in annotations for f in a.flags})
-    out["comment"] = " | ".join(a.comment for a in annotations if a.comment)
-    return out
-
-
-def batch_items_scored(batch: AnnotationBatch) -> list[dict]:
-    by_item: dict[int, list[Annotation]] = defaultdict(list)
-    for a in Annotation.objects.filter(item__batch=batch).select_related("annotator").order_by("created_at"):
-        by_item[a.item_id].append(a)
-    rows = []
-    for item in batch.items.select_related("trace").order_by("position"):
-        anns = by_item.get(item.pk, [])
-        rows.append({"item": item, "annotations": anns, "final": final_scores(item, anns)})
-    return rows
-
-
-def batch_strata(batch: AnnotationBatch) -> list[dict]:
-    """Per intent: items, and how many have every annotation they need."""
-    open_items = set(batch.tasks.filter(done_at__isnull=True).values_list("item_id", flat=True))
-    counts: dict[str, dict] = {}
-    for item_id, intent in batch.items.values_list("pk", "intent"):
-        row = counts.setdefault(intent, {"intent": intent, "scored": 0, "open": 0})
-        row["open" if item_id in open_items else "scored"] += 1
-    return sorted(counts.values(), key=lambda r: -(r["scored"] + r["open"]))
-
-
-def batch_finished(batch: AnnotationBatch) -> bool:
-    return batch.status == AnnotationBatch.Status.CLOSED or not batch.tasks.filter(done_at__isnull=True).exists()
-
-
 @transaction.atomic
 def batch_close(*, batch: AnnotationBatch, actor, reason: str = "") -> AnnotationBatch:
     batch = AnnotationBatch.objects.select_for_update().get(pk=batch.pk)
@@ -696,39 +439,6 @@ def batch_close(*, batch: AnnotationBatch, actor, reason: str = "") -> Annotatio
         reason=reason or "Batch closed",
     )
     return batch
-
-
-# ------------------------------------------------------------------------------------- flywheel
-def flywheel_candidates(batch: AnnotationBatch) -> dict[str, list[dict]]:
-    """Low-scored or flagged items (golden dataset edge cases) and high-scored, thumbs-up, resolved
-    ones (training candidates), not yet sent anywhere."""
-    low, high = [], []
-    for row in batch_items_scored(batch):
-        item, final = row["item"], row["final"]
-        if final is None or item.sent_to:
-            continue
-        worst = min(final[d] for d in SCALES)
-        if worst <= LOW_SCORE or set(final.get("flags", [])) & {"unsafe", "wrong_intent"}:
-            low.append(row)
-        elif (
-            worst >= HIGH_SCORE
-            and item.thumbs == 1
-            and not item.escalated
-            and not final.get("flags")
-            and not item.trace.error
-        ):
-            high.append(row)
-    return {"golden": low, "training": high}
-
-
-def _session_turns(trace: Trace, *, through: bool = False):
-    """The session's turns before this one (and this one too with through=True), oldest first."""
-    until = {"started_at__lte" if through else "started_at__lt": trace.started_at}
-    return Trace.objects.filter(session_id=trace.session_id, **until).order_by("started_at")
-
-
-def _conversation(trace: Trace) -> list[str]:
-    return list(_session_turns(trace).values_list("user_text", flat=True)[:10])
 
 
 def _scores_text(final: dict) -> str:
@@ -767,7 +477,7 @@ def items_to_golden(*, batch: AnnotationBatch, references: dict[int, str], actor
                 "key": key,
                 "category": "edge_case",
                 "query": redact_text(trace.user_text),
-                "turns": [redact_text(t) for t in _conversation(trace)],
+                "turns": [redact_text(t) for t in conversation_questions(trace)],
                 "expected_intent": "" if "wrong_intent" in final.get("flags", []) else trace.intent,
                 "reference": redact_text(reference.strip()),
                 "required": [],
@@ -824,7 +534,7 @@ def items_to_training(*, batch: AnnotationBatch, item_ids: list[int], actor) -> 
             item, trace = row["item"], row["item"].trace
             found: set[str] = set()
             turns = []
-            for t in _session_turns(trace, through=True):
+            for t in session_turns(trace, through=True):
                 for role, text in (("user", t.user_text), ("assistant", t.answer)):
                     r = redact(text)
                     found.update(r.entities)
@@ -852,85 +562,3 @@ def items_to_training(*, batch: AnnotationBatch, item_ids: list[int], actor) -> 
             reason=f"{len(created)} conversation(s) added to the training candidates",
         )
     return created
-
-
-# ------------------------------------------------------------------------- trends, calibration
-def annotation_frame():
-    """One row per scored item (final scores) with its week, intent, release and automated metrics."""
-    import pandas as pd
-
-    rows = []
-    batches = AnnotationBatch.objects.all()
-    for batch in batches:
-        for row in batch_items_scored(batch):
-            item, final = row["item"], row["final"]
-            if final is None:
-                continue
-            started = item.trace.started_at
-            rows.append(
-                {
-                    "week": (started - timedelta(days=started.weekday())).date(),
-                    "intent": item.intent or "(none)",
-                    "release": f"release {item.release}" if item.release else "(none)",
-                    **{d: float(final[d]) for d in SCALES},
-                    "purchase": 1.0 if final["purchase"] else 0.0,
-                    "bertscore": item.bertscore,
-                    "guardrail_pass": None if not item.guardrail_verdict else float(item.guardrail_verdict == "pass"),
-                    "thumbs": None if item.thumbs is None else float(item.thumbs),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-AUTOMATED = {"bertscore": "BERTScore", "guardrail_pass": "Guardrail pass", "thumbs": "Thumbs (+1/−1)"}
-
-
-def calibration(frame) -> dict:
-    """Spearman's rho of each human score with each automated metric on the same responses."""
-    out = {}
-    for d in [*SCALES, "purchase"]:
-        for m in AUTOMATED:
-            if frame.empty:
-                out[(d, m)] = agreement.Correlation(None, None, 0)
-                continue
-            sub = frame[[d, m]].dropna()
-            out[(d, m)] = agreement.spearman(sub[d].tolist(), sub[m].tolist())
-    return out
-
-
-def threshold_suggestion(frame, *, metric: str = "bertscore", dim: str = "factual", good: float = 4.0) -> dict | None:
-    """The ``metric`` threshold that best separates answers annotators judged acceptable (``dim`` >=
-    ``good``) from the rest: the cut with the highest balanced accuracy (Youden's J), computed with
-    scikit-learn's ``roc_curve``. None without both kinds of answer."""
-    from sklearn.metrics import roc_curve
-
-    if frame.empty:
-        return None
-    sub = frame[[metric, dim]].dropna()
-    labels = (sub[dim] >= good).astype(int)
-    if labels.nunique() < 2:
-        return None
-    fpr, tpr, thresholds = roc_curve(labels, sub[metric])
-    j = tpr - fpr
-    best = int(j.argmax())
-    threshold = float(min(thresholds[best], 1.0))
-    return {
-        "metric": metric,
-        "dim": dim,
-        "threshold": round(threshold, 3),
-        "balanced_accuracy": round(float((tpr[best] + 1 - fpr[best]) / 2), 3),
-        "acceptable": int(labels.sum()),
-        "unacceptable": int((1 - labels).sum()),
-    }
-
-
-def flywheel_counts() -> list[dict]:
-    """Training candidates and golden edge cases added per quarter (US-8.4's flywheel metric)."""
-    counts: dict[str, dict] = defaultdict(lambda: {"training": 0, "golden": 0})
-    for created in TrainingCandidate.objects.values_list("created_at", flat=True):
-        counts[f"{created.year}-Q{(created.month - 1) // 3 + 1}"]["training"] += 1
-    for created in GoldenEntry.objects.filter(key__startswith="human-b", revision=1).values_list(
-        "created_at", flat=True
-    ):
-        counts[f"{created.year}-Q{(created.month - 1) // 3 + 1}"]["golden"] += 1
-    return [{"quarter": q, **v} for q, v in sorted(counts.items())]

@@ -7,6 +7,7 @@ import csv
 import json
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -16,8 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat.forms import TraceSearchForm
 from chat.selectors import trace_search
-from evaluation import annotation as svc
-from evaluation import annotation_charts as charts
+from evaluation import agreement
+from evaluation.annotation import charts, rubric
+from evaluation.annotation import selectors as sel
+from evaluation.annotation import services as svc
 from evaluation.models import AnnotationBatch, AnnotationItem, AnnotationTask, TrainingCandidate
 from mangaconsole.access import console_view
 from mangaconsole.lib.getters import get_for_user
@@ -31,11 +34,11 @@ HOTKEYS = {"factual": "F", "helpful": "H", "tone": "T", "format": "O"}
 
 
 def _task_page(request, task: AnnotationTask | None, *, errors=None, values=None, status=200):
-    ctx = {"task": task, "progress": svc.queue_progress(request.user), "dims": svc.DIMENSIONS, "flags": svc.FLAGS}
+    ctx = {"task": task, "progress": sel.queue_progress(request.user), "dims": rubric.DIMENSIONS, "flags": rubric.FLAGS}
     if task is not None:
         item = AnnotationItem.objects.select_related("trace").get(pk=task.item_id)
-        ctx.update(svc.item_context(item))
-        ctx["lock_minutes"] = svc.lock_minutes()
+        ctx.update(sel.item_context(item))
+        ctx["lock_minutes"] = rubric.lock_minutes()
     values = values or {}
     ctx["errors"] = errors or {}
     ctx["values"] = values
@@ -46,7 +49,7 @@ def _task_page(request, task: AnnotationTask | None, *, errors=None, values=None
             "hotkey": HOTKEYS[key],
             "choices": [(n, text, str(values.get(key, "")) == str(n)) for n, text in dim["rubric"].items()],
         }
-        for key, dim in svc.DIMENSIONS.items()
+        for key, dim in rubric.DIMENSIONS.items()
     ]
     return render(request, "evaluation/annotate.html", ctx, status=status)
 
@@ -62,10 +65,10 @@ def annotate(request):
             return redirect("evaluation:annotate")
         try:
             svc.task_submit(request.user, task_id, request.POST)
-        except svc.AnnotationError as exc:
+        except rubric.AnnotationError as exc:
             if exc.errors:  # incomplete scores: show the same item with what was typed
                 task = AnnotationTask.objects.filter(pk=task_id, holder=request.user).first()
-                values = {k: request.POST.get(k, "") for k in (*svc.SCALES, "purchase", "comment")}
+                values = {k: request.POST.get(k, "") for k in (*rubric.SCALES, "purchase", "comment")}
                 values["flags"] = request.POST.getlist("flags")
                 return _task_page(request, task, errors=exc.errors, values=values, status=400)
             messages.warning(request, str(exc))
@@ -82,7 +85,7 @@ def annotate(request):
 def annotate_skip(request, task_id: int):
     try:
         svc.task_skip(request.user, task_id, request.POST.get("reason", ""))
-    except svc.AnnotationError as exc:
+    except rubric.AnnotationError as exc:
         messages.warning(request, str(exc))
         return redirect("evaluation:annotate")
     messages.success(request, "Skipped; you will not get that item again.")
@@ -109,7 +112,7 @@ def batches(request):
         total = batch.tasks.count()
         done = batch.tasks.filter(done_at__isnull=False).count()
         rows.append({"batch": batch, "items": batch.items.count(), "total": total, "done": done})
-    start, end = svc.week_bounds()
+    start, end = sel.week_bounds()
     return render(
         request,
         "evaluation/batches.html",
@@ -117,8 +120,8 @@ def batches(request):
             "rows": rows,
             "can_add": request.user.has_perm(ADD),
             "week_start": start.date(),
-            "size": svc.settings.ANNOTATION_SAMPLE_SIZE,
-            "overlap": svc.settings.ANNOTATION_OVERLAP_SHARE,
+            "size": settings.ANNOTATION_SAMPLE_SIZE,
+            "overlap": settings.ANNOTATION_OVERLAP_SHARE,
         },
     )
 
@@ -127,7 +130,7 @@ def _float(value, name, default):
     try:
         return float(value) if value not in (None, "") else default
     except ValueError as exc:
-        raise svc.AnnotationError(f"{name} must be a number (got {value!r}).") from exc
+        raise rubric.AnnotationError(f"{name} must be a number (got {value!r}).") from exc
 
 
 @console_view(permission=ADD)
@@ -138,10 +141,10 @@ def batch_new(request):
         try:
             day = datetime.strptime(request.POST.get("week_start", ""), "%Y-%m-%d").date()
         except ValueError as exc:
-            raise svc.AnnotationError("the first day must be a date, YYYY-MM-DD.") from exc
+            raise rubric.AnnotationError("the first day must be a date, YYYY-MM-DD.") from exc
         start = timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
-        size = int(_float(request.POST.get("size"), "The size", svc.settings.ANNOTATION_SAMPLE_SIZE))
-        share = _float(request.POST.get("overlap_share"), "The overlap share", svc.settings.ANNOTATION_OVERLAP_SHARE)
+        size = int(_float(request.POST.get("size"), "The size", settings.ANNOTATION_SAMPLE_SIZE))
+        share = _float(request.POST.get("overlap_share"), "The overlap share", settings.ANNOTATION_OVERLAP_SHARE)
         days = int(_float(request.POST.get("days"), "The number of days", 7))
         batch = svc.batch_create(
             actor=request.user, start=start, end=start + timedelta(days=days), size=size, overlap_share=share
@@ -190,8 +193,8 @@ def batch_detail(request, pk: int):
     batch = get_for_user(request, AnnotationBatch, permission=VIEW, pk=pk)
     total = batch.tasks.count()
     done = batch.tasks.filter(done_at__isnull=False).count()
-    finished = svc.batch_finished(batch)
-    agreement = svc.batch_agreement(batch)
+    finished = sel.batch_finished(batch)
+    agreement = sel.batch_agreement(batch)
     return render(
         request,
         "evaluation/batch.html",
@@ -201,18 +204,18 @@ def batch_detail(request, pk: int):
             "done": done,
             "items": batch.items.count(),
             "agreement": agreement,
-            "disagreements": svc.batch_disagreements(batch),
-            "dims": svc.DIMENSIONS,
+            "disagreements": sel.batch_disagreements(batch),
+            "dims": rubric.DIMENSIONS,
             "finished": finished,
-            "flywheel": svc.flywheel_candidates(batch) if finished else None,
+            "flywheel": sel.flywheel_candidates(batch) if finished else None,
             "can_lead": request.user.has_perm(LEAD),
             "can_golden": request.user.has_perm(LEAD) and request.user.has_perm("evaluation.add_datasetversion"),
             "skips": batch.items.filter(receipts__skipped_at__isnull=False).values_list(
                 "position", "receipts__skip_reason"
             ),
             "kappa_chart": charts.kappa_bars(agreement),
-            "annotators": svc.batch_annotators(batch),
-            "strata_chart": charts.strata_progress(svc.batch_strata(batch)),
+            "annotators": sel.batch_annotators(batch),
+            "strata_chart": charts.strata_progress(sel.batch_strata(batch)),
         },
     )
 
@@ -243,17 +246,17 @@ def batch_scores(request, pk: int):
     writer = SafeWriter(csv.writer(response))  # annotators' comments never run as formulas (OWASP)
     writer.writerow(
         [
-            "item", "trace_id", "intent", "release", "annotator", *svc.SCALES, "purchase", "flags", "comment",
+            "item", "trace_id", "intent", "release", "annotator", *rubric.SCALES, "purchase", "flags", "comment",
             "seconds", "bertscore", "guardrail_verdict", "thumbs", "adjudicated", "sent_to",
         ]
     )  # fmt: skip
-    for row in svc.batch_items_scored(batch):
+    for row in sel.batch_items_scored(batch):
         item = row["item"]
         for a in row["annotations"]:
             writer.writerow(
                 [
                     item.position, item.trace.trace_id, item.intent, item.release, a.annotator.username,
-                    *(getattr(a, d) for d in svc.SCALES), "yes" if a.purchase else "no", ";".join(a.flags),
+                    *(getattr(a, d) for d in rubric.SCALES), "yes" if a.purchase else "no", ";".join(a.flags),
                     a.comment, round(a.seconds, 1), item.bertscore, item.guardrail_verdict, item.thumbs,
                     json.dumps(item.adjudicated) if item.adjudicated else "", item.sent_to,
                 ]
@@ -267,7 +270,7 @@ def item_adjudicate(request, pk: int, item_id: int):
     item = get_for_user(request, AnnotationItem, permission=LEAD, pk=item_id, batch_id=pk)
     try:
         svc.item_adjudicate(item=item, data=request.POST, actor=request.user)
-    except svc.AnnotationError as exc:
+    except rubric.AnnotationError as exc:
         messages.error(request, f"Item {item.position} was not adjudicated: {exc}")
     else:
         messages.success(request, f"Item {item.position} adjudicated.")
@@ -313,7 +316,7 @@ def batch_training(request, pk: int):
     ids = [int(x) for x in request.POST.getlist("item") if x.isdigit()]
     try:
         created = svc.items_to_training(batch=batch, item_ids=ids, actor=request.user)
-    except svc.AnnotationError as exc:
+    except rubric.AnnotationError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"{len(created)} conversation(s) added to the training candidates (PII redacted).")
@@ -345,28 +348,28 @@ def training_export(request):
 @console_view(permission=VIEW)
 @require_GET
 def trends(request):
-    frame = svc.annotation_frame()
-    calibration = svc.calibration(frame)
+    frame = sel.annotation_frame()
+    calibration = sel.calibration(frame)
     return render(
         request,
         "evaluation/annotation_trends.html",
         {
             "n": len(frame),
-            "kappa_trend": charts.kappa_trend(svc.agreement_by_batch(), svc.agreement.KAPPA_TARGET),
+            "kappa_trend": charts.kappa_trend(sel.agreement_by_batch(), agreement.KAPPA_TARGET),
             "trend_intent": charts.trend(frame, "intent"),
             "trend_release": charts.trend(frame, "release"),
-            "heatmap": charts.calibration_heatmap(calibration, svc.DIMENSIONS, svc.AUTOMATED),
+            "heatmap": charts.calibration_heatmap(calibration, rubric.DIMENSIONS, sel.AUTOMATED),
             "scatter": charts.bertscore_scatter(frame),
-            "suggestion": svc.threshold_suggestion(frame),
+            "suggestion": sel.threshold_suggestion(frame),
             "calibration": [
                 {
                     "dim": d,
                     "metric": m,
-                    "label": f"{svc.DIMENSIONS.get(d, {'label': 'Purchase'})['label']} × {svc.AUTOMATED[m]}",
+                    "label": f"{rubric.DIMENSIONS.get(d, {'label': 'Purchase'})['label']} × {sel.AUTOMATED[m]}",
                     "c": c,
                 }
                 for (d, m), c in calibration.items()
             ],
-            "flywheel": svc.flywheel_counts(),
+            "flywheel": sel.flywheel_counts(),
         },
     )
