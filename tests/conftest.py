@@ -13,14 +13,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import connection
 
 from chat import intent
 from mangaconsole.roles import Role
+from tests.factories import make_user
 
-PASSWORD = "correct-horse-battery"
 _TRIGGERS = importlib.import_module("audit.migrations.0002_append_only_triggers")
 
 
@@ -60,58 +58,6 @@ def transactional_db(transactional_db):
     """pytest-django's transactional_db, plus emptying the audit table before its flush."""
     yield
     audit_purge_for_teardown()
-
-
-def make_user(username: str, *roles: str, **extra):
-    user = get_user_model().objects.create_user(username=username, password=PASSWORD, is_staff=True, **extra)
-    for role in roles:
-        user.groups.add(Group.objects.get(name=role))
-    return user
-
-
-def gate_passed(release):
-    """Test setup: the release's evaluation gate passed, as a finished run records it (the
-    evaluation's own tests run real gates: tests/evaluation, tests/registry/test_pipeline.py)."""
-    from registry.services import release_gate_record
-
-    release_gate_record(release=release, run_id=None, passed=True)
-    release.refresh_from_db()
-    return release
-
-
-def production_set(release, *, requested_by: str = "mleng", approved_by: str = "oncall"):
-    """Test setup: production → ``release`` by the pipeline's real promote stage (target shift,
-    gated alias move), on a deployment whose earlier stages are recorded as passed. The stages
-    themselves run for real in tests/registry/test_pipeline.py."""
-    from django.core.cache import cache
-    from django.utils import timezone
-
-    from registry.models import STAGE_ORDER, Deployment, DeploymentStage, StageName
-    from registry.rollout.deployments import stage_run
-    from registry.selectors import ALIAS_CACHE_KEY
-
-    deployment = Deployment.objects.create(
-        release=release,
-        requested_by=requested_by,
-        approved_by=approved_by,
-        requested_at=timezone.now(),
-        origin={"kind": "test"},
-    )
-    DeploymentStage.objects.bulk_create(
-        DeploymentStage(
-            deployment=deployment,
-            name=name,
-            order=i,
-            status=DeploymentStage.Status.PENDING if name == StageName.PROMOTE else DeploymentStage.Status.PASSED,
-        )
-        for i, name in enumerate(STAGE_ORDER)
-    )
-    status = stage_run(deployment.pk, StageName.PROMOTE)
-    assert status == DeploymentStage.Status.PASSED, DeploymentStage.objects.get(
-        deployment=deployment, name="promote"
-    ).log
-    cache.delete(ALIAS_CACHE_KEY.format(name="production"))
-    return deployment
 
 
 @pytest.fixture

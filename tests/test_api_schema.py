@@ -11,7 +11,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from mangaconsole.roles import Role
-from tests.conftest import make_user
+from tests.factories import make_user
 
 
 @pytest.fixture

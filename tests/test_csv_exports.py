@@ -14,7 +14,7 @@ from audit.services import audit_record
 from evaluation.models import DatasetVersion
 from mangaconsole.lib.spreadsheet import cell_restore, cell_safe
 from mangaconsole.roles import Role
-from tests.conftest import make_user
+from tests.factories import make_user
 
 ATTACKS = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx"]
 
@@ -93,8 +93,8 @@ def test_an_oversized_golden_upload_is_refused_with_the_reason_and_nothing_saved
 
 
 def test_the_annotation_scores_csv_holds_no_formula(client, db):
-    from evaluation import annotation as svc
-    from tests.evaluation.test_annotation import SCORES, WEEK, traces_make
+    from evaluation.annotation import services as svc
+    from tests.factories import SCORES, WEEK, traces_make
 
     traces_make({"faq": 2})
     batch = svc.batch_create(actor="t", start=WEEK, end=WEEK + timedelta(days=7), size=2, overlap_share=0)

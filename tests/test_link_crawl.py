@@ -6,15 +6,19 @@ a deployment) so their links are really there."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlparse
 
 import pytest
+from django.utils import timezone
 
 from chat.turn import SessionState, run_turn
+from evaluation.annotation.services import batch_create
 from evaluation.services import eval_run_create, eval_run_execute
 from mangaconsole.roles import Role
-from tests.conftest import make_user
+from registry.rollout.deployments import deployment_start
+from tests.factories import candidate_release, make_user, two_arm_experiment
 
 SKIP = ("/accounts/logout", "/admin/logout", "/static/", "download.", "/report.md", "scores.csv", ".jsonl", "/api/")
 MAX_PAGES = 60
@@ -35,35 +39,15 @@ class _Links(HTMLParser):
 @pytest.fixture
 def lived_in(serving, golden_small, settings):
     """A console with some history: an evaluation run, traced turns, an experiment, a batch."""
-    from evaluation.annotation import batch_create
-    from experiments.services import experiment_create
-    from registry.models import ComponentKind
-    from registry.rollout.deployments import deployment_start
-    from registry.selectors import release_for_alias
-    from registry.services import component_version_register, release_create
-    from tests.conftest import gate_passed
 
     settings.CHAT_TRACE_WRITES_INLINE = True
     run = eval_run_create(release=serving["release"], actor="t", queue=False)
     eval_run_execute(run.pk)
     for question in ("how much is Berserk Vol. 1?", "do you ship to Canada?", "where is my order?"):
         run_turn(SessionState(uuid.uuid4(), None, 10_000), question)
-    version = component_version_register(kind=ComponentKind.GENERATOR, actor="m", framework="local", config={})
-    candidate = gate_passed(release_create(actor="m", versions=[version], based_on=release_for_alias()))
-    experiment_create(
-        actor="pm",
-        name="crawl",
-        hypothesis="h",
-        arms=[
-            {"key": "control", "name": "Production", "release": release_for_alias(), "weight": 50},
-            {"key": "arm1", "name": "Arm", "release": candidate, "weight": 50},
-        ],
-    )
+    candidate = candidate_release(actor="m")
+    two_arm_experiment(candidate, name="crawl")
     deployment_start(release=candidate, actor="mleng", queue=False)
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     batch_create(actor="t", start=timezone.now() - timedelta(days=1), end=timezone.now(), size=3, overlap_share=0)
 
 

@@ -10,12 +10,11 @@ import pytest
 from playwright.sync_api import expect
 from sklearn.metrics import cohen_kappa_score
 
-from evaluation import annotation as svc
+from evaluation.annotation import services as svc
 from evaluation.models import Annotation, AnnotationItem, AnnotationReceipt, DatasetVersion
 from mangaconsole.services import demo_users_ensure
 from tests.browser.conftest import log_in
-from tests.conftest import PASSWORD
-from tests.evaluation.test_annotation import WEEK, traces_make
+from tests.factories import PASSWORD, WEEK, traces_make
 
 # Each annotator's score on (item position, scale): the second one agrees on most, not all.
 PLAN_A = {"factual": [5, 4, 2, 3, 1, 4, 5, 2], "helpful": [4, 4, 3, 2, 1, 5, 5, 3], "tone": [5, 5, 4, 4, 3, 5, 4, 4]}

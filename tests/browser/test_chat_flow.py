@@ -15,7 +15,7 @@ from chat.models import Feedback, Span, Trace
 from mangaconsole.lib.asgi_server import daphne_start
 from mangaconsole.roles import Role
 from tests.browser.conftest import CHROMIUM_ARGS  # noqa: F401  (same launch flags)
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 
 def _database_env() -> dict:

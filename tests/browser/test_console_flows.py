@@ -10,7 +10,7 @@ from audit.models import AuditAction, AuditEntry
 from audit.services import audit_record
 from mangaconsole.roles import Role
 from tests.browser.conftest import log_in
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 
 def test_an_anonymous_visitor_is_sent_to_login(page):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from chat.turn import SessionState, run_turn
 from evaluation.services import eval_run_create, eval_run_execute
 from mangaconsole.roles import Role
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.db_agnostic
 

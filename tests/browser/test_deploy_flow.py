@@ -19,7 +19,7 @@ from registry.models import ComponentKind, Deployment
 from registry.selectors import release_for_alias
 from registry.services import component_version_register, release_create
 from tests.browser.test_chat_flow import _ask, asgi_server  # noqa: F401  (the daphne fixture)
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 
 def _login(browser, base_url, username, first_page):
@@ -161,7 +161,7 @@ def test_oncall_rolls_back_while_an_experiment_runs_and_ten_fresh_sessions_get_t
     new shoppers is served A, and the PM's experiment page shows it paused with the reason."""
     from experiments.models import Experiment, Exposure
     from experiments.services import experiment_create, experiment_start
-    from tests.conftest import gate_passed, production_set
+    from tests.factories import gate_passed, production_set
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     make_user("oncall-x", Role.ONCALL_ENGINEER)

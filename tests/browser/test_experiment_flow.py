@@ -23,7 +23,7 @@ from prompts_app.services import latest_run, prompt_version_create, prompt_versi
 from registry.models import Deployment
 from registry.selectors import release_for_alias
 from tests.browser.test_chat_flow import _ask, asgi_server  # noqa: F401  (the daphne fixture)
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 
 def _prompt_candidate():

@@ -12,7 +12,7 @@ from chat.models import Trace
 from guardrails.models import GuardrailEvent
 from mangaconsole.roles import Role
 from tests.browser.test_chat_flow import _ask, asgi_server  # noqa: F401  (the daphne fixture)
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 from tests.guardrails.test_live import FALLBACK, serve_scripted
 
 

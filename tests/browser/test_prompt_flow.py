@@ -18,7 +18,7 @@ from mangaconsole.roles import Role
 from prompts_app.models import PromptVersion
 from registry.selectors import release_for_alias
 from tests.browser.test_chat_flow import _ask, asgi_server  # noqa: F401  (the daphne fixture)
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 
 def _login(browser, base_url, username):

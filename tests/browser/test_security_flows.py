@@ -7,28 +7,17 @@ from datetime import timedelta
 from playwright.sync_api import expect
 
 from experiments.models import Experiment
-from experiments.services import experiment_create
 from mangaconsole.roles import Role
-from registry.models import ComponentKind
 from registry.selectors import release_for_alias
-from registry.services import component_version_register, release_create, release_gate_record
+from registry.services import release_gate_record
 from tests.browser.conftest import log_in
-from tests.conftest import PASSWORD, gate_passed, make_user
+from tests.factories import PASSWORD, candidate_release, make_user, two_arm_experiment
 
 
 def test_a_pm_cannot_promote_an_arm_whose_gate_failed_and_is_told_why(page, serving):
     make_user("pm-gate", Role.PRODUCT_MANAGER)
-    version = component_version_register(kind=ComponentKind.GENERATOR, actor="mleng", framework="local", config={})
-    candidate = gate_passed(release_create(actor="mleng", versions=[version], based_on=release_for_alias()))
-    experiment = experiment_create(
-        actor="pm-gate",
-        name="shorter answers",
-        hypothesis="h",
-        arms=[
-            {"key": "control", "name": "Production", "release": release_for_alias(), "weight": 50},
-            {"key": "arm1", "name": "Shorter", "release": candidate, "weight": 50},
-        ],
-    )
+    candidate = candidate_release()
+    experiment = two_arm_experiment(candidate, actor="pm-gate", arm_name="Shorter")
     release_gate_record(release=candidate, run_id=77, passed=False)  # re-evaluated since: the gate failed
     log_in(page, "pm-gate", PASSWORD)
     page.goto(f"/experiments/{experiment.pk}/")

@@ -252,7 +252,7 @@ def test_a_signed_in_shoppers_session_does_not_resume_for_another_account(servin
     from django.utils import timezone
 
     from chat.sessions import resume_refusal, resume_token_for
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     alice, bob = make_user("alice"), make_user("bob")
     session = ChatSession.objects.create(

@@ -25,32 +25,24 @@ from experiments.services import (
     experiment_stop,
 )
 from mangaconsole.roles import Role
-from registry.models import ComponentKind
 from registry.rollout.deployments import deployment_approve, deployment_run_inline, experiment_winner_promote
 from registry.rollout.targets import DeploymentError
 from registry.selectors import release_for_alias
-from registry.services import component_version_register, release_create
-from tests.conftest import gate_passed, make_user
+from tests.factories import candidate_release, make_user, two_arm_experiment
 
 
 def _release(note):
-    version = component_version_register(
-        kind=ComponentKind.GENERATOR, actor="mleng", framework="local", config={"provider": "local", "max_tokens": 300}
-    )
-    release = release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"), notes=note)
-    return gate_passed(release)
+    return candidate_release(config={"provider": "local", "max_tokens": 300}, notes=note)
 
 
 def _experiment(name="shorter answers", weights=(50, 50), **kw):
-    control, treatment = release_for_alias("production"), _release(name)
-    return experiment_create(
-        actor="pm",
+    return two_arm_experiment(
+        _release(name),
         name=name,
         hypothesis="Shorter answers get more thumbs up.",
-        arms=[
-            {"key": "control", "name": "Production", "release": control, "weight": weights[0]},
-            {"key": "short", "name": "Shorter", "release": treatment, "weight": weights[1]},
-        ],
+        weights=weights,
+        arm_key="short",
+        arm_name="Shorter",
         **kw,
     )
 
@@ -300,8 +292,7 @@ def test_the_real_paths_keep_the_session_totals(serving, settings):
 def test_an_arm_must_be_production_or_a_release_whose_gate_passed(serving, django_capture_on_commit_callbacks):
     from registry.services import release_gate_record
 
-    version = component_version_register(kind=ComponentKind.GENERATOR, actor="mleng", framework="local", config={})
-    failed = release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"))
+    failed = candidate_release(gated=False)
     release_gate_record(release=failed, run_id=41, passed=False)
     failed.refresh_from_db()
     arms = [

@@ -2,15 +2,11 @@
 
 from experiments.models import Experiment
 from mangaconsole.roles import Role
-from registry.models import ComponentKind
-from registry.selectors import release_for_alias
-from registry.services import component_version_register, release_create
-from tests.conftest import gate_passed, make_user
+from tests.factories import candidate_release, make_user
 
 
 def test_every_problem_is_listed_at_once_and_nothing_is_saved(client, serving):
-    version = component_version_register(kind=ComponentKind.GENERATOR, actor="m", framework="local", config={})
-    candidate = gate_passed(release_create(actor="m", versions=[version], based_on=release_for_alias()))
+    candidate = candidate_release(actor="m")
     client.force_login(make_user("pm-form", Role.PRODUCT_MANAGER))
     form = {
         "name": "",

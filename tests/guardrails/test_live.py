@@ -22,7 +22,7 @@ from guardrails.models import GuardrailEvent
 from registry.models import AliasName, ComponentKind
 from registry.selectors import release_for_alias
 from registry.services import component_version_register, release_create
-from tests.conftest import production_set
+from tests.factories import production_set
 
 APP = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
 FALLBACK = "I can only help with manga-related questions."

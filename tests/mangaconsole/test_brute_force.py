@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from audit.models import AuditAction, AuditEntry
 from mangaconsole.roles import Role
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 
 def _sign_in(client, password):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from mangaconsole.models import WorkerHeartbeat
 from mangaconsole.roles import Role
-from tests.conftest import make_user
+from tests.factories import make_user
 
 
 @pytest.fixture

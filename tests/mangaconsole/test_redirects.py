@@ -3,7 +3,7 @@
 import pytest
 
 from mangaconsole.roles import Role
-from tests.conftest import make_user
+from tests.factories import make_user
 
 OUTSIDE = [
     "https://evil.example/phish",

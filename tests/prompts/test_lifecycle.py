@@ -24,7 +24,7 @@ from prompts_app.services import (
 from registry.rollout.deployments import deployment_run_inline, staging_promote_request
 from registry.rollout.rollback import release_rollback
 from registry.selectors import release_for_alias
-from tests.conftest import make_user
+from tests.factories import make_user
 
 
 @pytest.fixture

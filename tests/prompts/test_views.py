@@ -7,7 +7,7 @@ from audit.models import AuditAction, AuditEntry
 from evaluation.models import EvalRun
 from mangaconsole.roles import Role
 from prompts_app.models import PromptTemplate, PromptVersion
-from tests.conftest import make_user
+from tests.factories import make_user
 
 
 @pytest.fixture

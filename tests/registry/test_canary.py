@@ -25,7 +25,7 @@ from registry.services import (
     component_version_register,
     release_create,
 )
-from tests.conftest import gate_passed, production_set
+from tests.factories import candidate_release, production_set
 
 
 @pytest.fixture
@@ -37,11 +37,7 @@ def live(settings, serving):
 
 
 def _release_with_generator(config: dict, note: str):
-    version = component_version_register(
-        kind=ComponentKind.GENERATOR, actor="mleng", framework="scripted", config=config
-    )
-    release = release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"), notes=note)
-    return gate_passed(release)
+    return candidate_release(framework="scripted", config=config, notes=note)
 
 
 def _start(release, capture, steps: int = 0):

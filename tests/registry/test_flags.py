@@ -12,7 +12,7 @@ from mangaconsole.roles import Role
 from registry.rollout.flags import flag_set
 from registry.selectors import flags_current
 from registry.services import RegistryError
-from tests.conftest import make_user
+from tests.factories import make_user
 
 
 def _turn(text):

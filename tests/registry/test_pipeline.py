@@ -16,6 +16,7 @@ from registry.rollout.deployments import deployment_approve, deployment_cancel, 
 from registry.rollout.targets import BedrockTarget, DeploymentError, SageMakerTarget
 from registry.selectors import release_for_alias
 from registry.services import component_version_register, release_create
+from tests.factories import candidate_release
 
 AUTOMATIC = ["build", "evaluate", "staging", "smoke"]
 
@@ -30,8 +31,7 @@ def pipeline_env(settings, serving, golden_small):
 
 def _candidate(note="candidate", **generator):
     config = generator or {"provider": "local", "model_id": "local-grounded-responder", "max_tokens": 400}
-    version = component_version_register(kind=ComponentKind.GENERATOR, actor="mleng", framework="local", config=config)
-    return release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"), notes=note)
+    return candidate_release(config=config, notes=note, gated=False)
 
 
 def _statuses(deployment):

@@ -3,18 +3,12 @@
 from django.utils import timezone
 
 from mangaconsole.roles import Role
-from registry.models import Canary, ComponentKind, Deployment
-from registry.selectors import release_for_alias
-from registry.services import component_version_register, release_create
-from tests.conftest import gate_passed, make_user
+from registry.models import Canary, Deployment
+from tests.factories import candidate_release, make_user
 
 
 def _candidate():
-    version = component_version_register(
-        kind=ComponentKind.GENERATOR, actor="mleng", framework="local", config={"provider": "local", "max_tokens": 300}
-    )
-    release = release_create(actor="mleng", versions=[version], based_on=release_for_alias("production"), notes="short")
-    return gate_passed(release)
+    return candidate_release(config={"provider": "local", "max_tokens": 300}, notes="short")
 
 
 def test_deployments_page_starts_a_pipeline_and_shows_its_progress(

@@ -17,7 +17,7 @@ from registry.models import AliasEvent, AliasName, ComponentKind, Rollback
 from registry.rollout.rollback import release_rollback, rollback_followup, rollbacks_resume
 from registry.selectors import release_for_alias
 from registry.services import RegistryError, component_version_register, release_cut_from_production
-from tests.conftest import make_user, production_set
+from tests.factories import candidate_release, make_user, production_set
 
 
 def _promote_new(actor="system:test"):
@@ -202,14 +202,12 @@ def test_a_rollback_pauses_every_experiment_and_canary_that_serves_another_relea
     from experiments.models import Experiment
     from experiments.services import experiment_create, experiment_start
     from registry.models import Canary
-    from registry.services import canary_start, release_create
-    from tests.conftest import gate_passed
+    from registry.services import canary_start
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     first, second = two_releases
-    version = component_version_register(kind=ComponentKind.GENERATOR, actor="m", framework="local", config={})
-    third = gate_passed(release_create(actor="m", versions=[version], based_on=second))
-    other = gate_passed(release_create(actor="m", versions=[version], based_on=first))
+    third = candidate_release(actor="m", based_on=second)
+    other = candidate_release(actor="m", based_on=first)
     arms = [
         {"key": "control", "name": "Production", "release": second, "weight": 50},
         {"key": "arm1", "name": "Third", "release": third, "weight": 50},
@@ -242,12 +240,9 @@ def test_the_kill_switch_takes_precedence_over_experiment_arms(two_releases, dja
     from experiments.allocation import release_for_session
     from experiments.services import experiment_create, experiment_start
     from registry.rollout.flags import flag_set
-    from registry.services import release_create
-    from tests.conftest import gate_passed
 
     _, second = two_releases
-    version = component_version_register(kind=ComponentKind.GENERATOR, actor="m", framework="local", config={})
-    third = gate_passed(release_create(actor="m", versions=[version], based_on=second))
+    third = candidate_release(actor="m", based_on=second)
     arms = [
         {"key": "control", "name": "Production", "release": second, "weight": 10},
         {"key": "arm1", "name": "Third", "release": third, "weight": 90},

@@ -10,7 +10,7 @@ from audit.models import AuditAction, AuditEntry
 from registry.models import AliasEvent, AliasName, ComponentKind, ComponentVersion
 from registry.selectors import alias_previous_release, release_for_alias, release_served_at, release_versions
 from registry.services import RegistryError, alias_move, component_version_register, release_create
-from tests.conftest import production_set
+from tests.factories import production_set
 
 
 def _v(kind, **kw):
