@@ -14,7 +14,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from chat.models import Feedback, Trace
+from experiments import rollup
+from experiments.allocation import release_for_session
 from experiments.models import Experiment, Exposure, Metric
+from experiments.services import event_record, experiment_check
 
 BASE = {
     Metric.THUMBS_UP: 0.5,
@@ -79,9 +83,6 @@ def simulate(
     pause_s: float = 0.0,
     progress: Callable[[dict], None] | None = None,
 ) -> dict:
-    from chat.models import Feedback, Trace
-    from experiments.allocation import release_for_session
-    from experiments.services import event_record, experiment_check
 
     rng = random.Random(seed)
     control_ids = set(experiment.variants.filter(is_control=True).values_list("pk", flat=True))
@@ -89,7 +90,6 @@ def simulate(
     done = {"sessions": 0, "websocket": 0, "checks": 0, "verdict": "continue", "status": experiment.status}
 
     def flush():
-        from experiments import rollup
 
         Trace.objects.bulk_create(traces)
         Feedback.objects.bulk_create(feedback)

@@ -22,6 +22,7 @@ import orjson
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from chat.models import Span
 from mangaconsole.lib.asgi_server import daphne_start
 
 
@@ -134,7 +135,6 @@ class Command(BaseCommand):
         return stats
 
     def _stage_p99(self, session_ids) -> dict:
-        from chat.models import Span
 
         rows = Span.objects.filter(trace__session_id__in=session_ids).values_list("name", "duration_ms")
         by_stage: dict[str, list[float]] = {}

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from chat import intent
+from chat.embeddings import embed_texts
 from registry.models import ComponentKind
 from registry.rollout.deployments import version_promote_request
 from registry.rollout.targets import DeploymentError
@@ -93,8 +94,6 @@ class Command(BaseCommand):
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import accuracy_score
         from sklearn.model_selection import train_test_split
-
-        from chat.embeddings import embed_texts
 
         texts, labels, _ = intent.load_dataset(path)
         x_train, x_test, y_train, y_test = train_test_split(

@@ -26,6 +26,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 from django.utils import timezone
 
+from chat.models import Trace
+from evaluation.annotation.services import task_next, task_submit
+from evaluation.models import AnnotationBatch, AnnotationItem, AnnotationTask
+
 SCORES = {"factual": "4", "helpful": "4", "tone": "4", "format": "4", "purchase": "yes"}
 
 
@@ -36,8 +40,6 @@ def _pct(values: list[float], q: float) -> float:
 
 def _annotator(user_id, rounds, warmup, barrier, results, skip_locked):
     from django.contrib.auth import get_user_model
-
-    from evaluation.annotation import task_next, task_submit
 
     connections.close_all()  # a connection of its own, never the parent's socket
     user = get_user_model().objects.get(pk=user_id)
@@ -98,9 +100,6 @@ class Command(BaseCommand):
 
     def _load(self, out, annotators, items, history):
         from django.contrib.auth import get_user_model
-
-        from chat.models import Trace
-        from evaluation.models import AnnotationBatch, AnnotationItem, AnnotationTask
 
         now = timezone.now()
         users = [
@@ -176,7 +175,6 @@ class Command(BaseCommand):
         return times, handed
 
     def _run(self, out, annotators, items, history, rounds, warmup):
-        from evaluation.models import AnnotationItem
 
         user_ids = self._load(out, annotators, items, history)
         out(

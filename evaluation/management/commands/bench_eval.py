@@ -12,6 +12,10 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from chat import embeddings
+from chat.serving import serving_context
+from chat.turn import warm_up
+from evaluation import bertscore
 from evaluation.management.commands.run_eval import release_resolve
 from evaluation.services import eval_run_create, eval_run_execute
 
@@ -24,9 +28,6 @@ class Command(BaseCommand):
         parser.add_argument("--repeats", type=int, default=3)
 
     def handle(self, *args, release, repeats, **options):
-        from chat.serving import serving_context
-        from chat.turn import warm_up
-        from evaluation import bertscore
 
         rel = release_resolve(release)
         t = time.perf_counter()
@@ -39,7 +40,6 @@ class Command(BaseCommand):
             f"machine: {os.cpu_count()} cores; release {rel.number}; warm-up {warm:.1f} s (not counted); {repeats} runs"
         )
         totals, stages, entries = [], {}, 0
-        from chat import embeddings
 
         for i in range(repeats):
             embeddings._recent.clear()  # every run embeds every query: no vector from the previous run

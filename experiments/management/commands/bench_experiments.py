@@ -21,6 +21,11 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.utils import timezone
 
+from experiments.analysis import analyse, timeline
+from experiments.models import Experiment, Metric, Variant
+from experiments.rollup import COLUMNS
+from registry.models import Release
+
 
 class Command(BaseCommand):
     help = "Load N sessions with events into a scratch database and time one experiment's full analysis."
@@ -46,8 +51,6 @@ class Command(BaseCommand):
         out(json.dumps(figures))
 
     def _run(self, out, sessions, repeats, seed, reuse):
-        from experiments.models import Experiment, Metric, Variant
-        from registry.models import Release
 
         if reuse and Experiment.objects.filter(name="bench").exists():
             experiment = Experiment.objects.get(name="bench")
@@ -80,7 +83,6 @@ class Command(BaseCommand):
         return self._measure(out, experiment, sessions, repeats, counts, load_s)
 
     def _measure(self, out, experiment, sessions, repeats, counts, load_s):
-        from experiments.analysis import analyse, timeline
 
         out(
             f"sizes: {sessions:,} sessions; {counts['traces']:,} traces, {counts['feedback']:,} thumbs, "
@@ -189,7 +191,6 @@ class Command(BaseCommand):
             feedback,
         )
         self._copy("experiments_event", ["event_id", "session_id", "kind", "value", "at"], events)
-        from experiments.rollup import COLUMNS
 
         self._copy("experiments_sessionstat", ["session_id", *COLUMNS], totals)
         with connection.cursor() as cursor:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from chat.serving import NotServing, serving_context
 from evaluation.adversarial import DATA, load_cases, timed_suite
 
 
@@ -21,7 +22,6 @@ class Command(BaseCommand):
         parser.add_argument("--show-answers", action="store_true", help="Print each failing case's final answer")
 
     def handle(self, *args, **opts):
-        from chat.serving import NotServing, serving_context
 
         out = self.stdout.write
         try:

@@ -20,6 +20,14 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from evaluation.services import eval_run_create, eval_run_execute
+from experiments.services import experiment_create, experiment_start
+from registry.models import ComponentKind, Rollback
+from registry.rollout.deployments import deployment_run_inline, deployment_start
+from registry.rollout.rollback import release_rollback, rollback_followup
+from registry.selectors import release_for_alias
+from registry.services import component_version_register, release_cut_from_production
+
 SERVER = r"""
 import sys, time, uuid
 from chat.turn import SessionState, run_turn, warm_up
@@ -39,14 +47,6 @@ class Command(BaseCommand):
         parser.add_argument("--repeats", type=int, default=3)
 
     def handle(self, *args, repeats, **options):
-        from evaluation.services import eval_run_create, eval_run_execute
-        from experiments.services import experiment_create, experiment_start
-        from registry.models import ComponentKind, Rollback
-        from registry.rollout.deployments import deployment_run_inline, deployment_start
-        from registry.rollout.rollback import release_rollback, rollback_followup
-        from registry.selectors import release_for_alias
-        from registry.services import component_version_register, release_cut_from_production
-
         if release_for_alias("production") is None:
             raise CommandError("nothing is in production: run seed_demo first")
         server = subprocess.Popen(  # noqa: S603 (our own manage.py)
