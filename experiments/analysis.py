@@ -34,6 +34,8 @@ _VALUE = {
     Metric.COST: "CASE WHEN s.turns > 0 THEN s.cost_sum END",
 }
 _ORDER = list(_VALUE)
+# 0/1 per session: a rate, whose variance is p(1 − p) (stats.Summary binary)
+BINARY = {Metric.THUMBS_UP, Metric.THUMBS_DOWN, Metric.ESCALATION, Metric.RESOLUTION, Metric.CONVERSION}
 _SELECT = ", ".join(f"COUNT({v}), SUM({v}), SUM(({v}) * ({v}))" for v in _VALUE.values())
 _FROM = "FROM experiments_exposure e LEFT JOIN experiments_sessionstat s ON s.session_id = e.unit_id"
 
@@ -44,7 +46,7 @@ def _rows_to_summaries(rows, offset: int) -> dict[str, dict]:
         vid = row[0]
         for i, metric in enumerate(_ORDER):
             n, total, squares = row[offset + 3 * i : offset + 3 * i + 3]
-            out[metric][vid] = stats.Summary(int(n or 0), float(total or 0), float(squares or 0))
+            out[metric][vid] = stats.Summary(int(n or 0), float(total or 0), float(squares or 0), metric in BINARY)
     return out
 
 
@@ -94,7 +96,10 @@ def bucketed_summaries(experiment_id: int, start, end, points: int) -> list[dict
                 acc[1] += s.sum
                 acc[2] += s.sum_squares
         out.append(
-            {m: {vid: stats.Summary(int(a[0]), a[1], a[2]) for vid, a in v.items()} for m, v in cumulative.items()}
+            {
+                m: {vid: stats.Summary(int(a[0]), a[1], a[2], m in BINARY) for vid, a in v.items()}
+                for m, v in cumulative.items()
+            }
         )
     return out
 
@@ -132,25 +137,28 @@ def analyse(experiment: Experiment, *, until=None) -> dict:
     alpha = experiment.alpha
     floor = min_units()
     units = exposure_counts(experiment.pk, until)
-    srm_p = (
-        stats.srm_p_value([units.get(v.pk, 0) for v in variants], [v.weight for v in variants])
+    srm = (
+        stats.srm_check([units.get(v.pk, 0) for v in variants], [v.weight for v in variants])
         if len(variants) >= 2
-        else 1.0
+        else stats.SrmCheck(1.0, False, "not enough information: one arm")
     )
     metrics = [experiment.primary_metric, *experiment.guardrail_metrics]
     results: dict[str, dict] = {}
     everything = all_summaries(experiment.pk, until)
     for metric in metrics:
         summaries = everything[metric]
-        base = summaries.get(control.pk, stats.Summary(0, 0.0, 0.0))
+        empty = stats.Summary(0, 0.0, 0.0, metric in BINARY)
+        base = summaries.get(control.pk, empty)
         arms = {}
         for v in variants:
-            s = summaries.get(v.pk, stats.Summary(0, 0.0, 0.0))
+            s = summaries.get(v.pk, empty)
             row = {"n": s.n, "mean": s.mean, "units": units.get(v.pk, 0)}
             if not v.is_control:
-                relative = base.mean != 0
-                test = stats.sequential_two_sided(base, s, alpha=alpha, relative=relative)
+                # always the relative change: a zero control mean is "not enough information", not a
+                # silent switch to an absolute difference the page would show as a percentage
+                test = stats.sequential_two_sided(base, s, alpha=alpha, relative=True)
                 enough = units.get(v.pk, 0) >= floor and units.get(control.pk, 0) >= floor
+                # significant() is False on "not enough information": no stop, promotion or harm on it
                 row.update(test=test.as_dict(), enough=enough, significant=enough and test.significant(alpha))
             arms[v.key] = row
         results[metric] = arms
@@ -185,8 +193,9 @@ def analyse(experiment: Experiment, *, until=None) -> dict:
                 }
                 for v in variants
             ],
-            "srm_p_value": srm_p,
-            "srm_warning": srm_p < 0.001,
+            "srm_p_value": srm.p_value,
+            "srm_warning": srm.warning,
+            "srm_note": srm.note,
             "metrics": results,
             "winners": winners,
             "harms": harms,
@@ -208,13 +217,14 @@ def timeline(experiment: Experiment, *, points: int = 12) -> list[dict]:
     for i, summaries_at in enumerate(bucketed_summaries(experiment.pk, start, end, points), start=1):
         cut = start + (end - start) * i / points
         summaries = summaries_at[experiment.primary_metric]
-        base = summaries.get(control.pk, stats.Summary(0, 0.0, 0.0))
+        empty = stats.Summary(0, 0.0, 0.0, experiment.primary_metric in BINARY)
+        base = summaries.get(control.pk, empty)
         row = {"at": cut.isoformat(), "arms": {}}
         for v in variants:
-            s = summaries.get(v.pk, stats.Summary(0, 0.0, 0.0))
+            s = summaries.get(v.pk, empty)
             entry = {"n": s.n, "mean": s.mean}
             if not v.is_control:
-                test = stats.sequential_two_sided(base, s, alpha=experiment.alpha, relative=base.mean != 0)
+                test = stats.sequential_two_sided(base, s, alpha=experiment.alpha, relative=True)
                 entry.update(effect=test.effect, ci_low=test.ci_low, ci_high=test.ci_high)
             row["arms"][v.key] = entry
         out.append(row)

@@ -24,6 +24,7 @@ from experiments.services import (
     experiment_start,
     experiment_stop,
 )
+from experiments.tasks import experiments_check_task
 from mangaconsole.roles import Role
 from registry.rollout.deployments import deployment_approve, deployment_run_inline, experiment_winner_promote
 from registry.rollout.targets import DeploymentError
@@ -217,6 +218,44 @@ def test_analysis_reads_each_metric_and_stops_on_guardrail_harm(serving, setting
     entry = AuditEntry.objects.filter(action=AuditAction.EXPERIMENT, actor="system:experiments").get()
     assert entry.evidence["harms"][0]["metric"] == "escalation"
     assert result["alerts"]["email"].startswith("sent")
+
+
+@pytest.mark.parametrize(
+    ("control_ups", "arm_ups", "note"),
+    [
+        (3, 0, "the treatment's metric has not varied yet (all 500 units have the value 0)"),  # 3/500 vs 0/500
+        (0, 4, "the control's mean is 0, so a relative change is undefined"),
+    ],
+)
+def test_zero_counts_are_not_enough_information_and_the_beat_check_takes_no_action(
+    serving, settings, django_capture_on_commit_callbacks, control_ups, arm_ups, note
+):
+    """Issue 18 item 8: 3/500 against 0/500 passes the 500-unit floor; the old test said effect −100%,
+    p = 0, and the beat check stopped the experiment for guardrail harm. Now: no verdict, still running."""
+    settings.EXPERIMENT_MIN_UNITS_PER_ARM = 500
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    experiment = _experiment(primary_metric=Metric.CONVERSION, guardrail_metrics=[Metric.THUMBS_UP])
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment_start(experiment=experiment, actor="pm")
+    control, short = experiment.variants.order_by("order")
+    _units(experiment, control, 500, thumbs_up=control_ups)
+    _units(experiment, short, 500, thumbs_up=arm_ups)
+    with django_capture_on_commit_callbacks(execute=True):
+        experiments_check_task.apply()  # what beat runs every 30 s
+    experiment.refresh_from_db()
+    assert experiment.status == Experiment.Status.RUNNING
+    decision = experiment.decision
+    assert decision["verdict"] == "continue"
+    assert decision["harms"] == []
+    assert decision["winners"] == []
+    row = decision["metrics"]["thumbs_up"]["short"]
+    assert row["enough"] is True
+    assert row["significant"] is False
+    assert row["test"]["informative"] is False
+    assert row["test"]["note"] == f"not enough information: {note}"
+    conversion = decision["metrics"]["conversion"]["short"]["test"]  # no conversions in either arm
+    assert conversion["informative"] is False
+    assert not AuditEntry.objects.filter(action=AuditAction.EXPERIMENT, actor="system:experiments").exists()
 
 
 def test_too_few_units_decide_nothing_and_a_win_goes_to_production_through_the_pipeline(

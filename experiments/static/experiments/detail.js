@@ -14,15 +14,18 @@
       for (const [key, row] of Object.entries(arms)) {
         const tr = document.createElement("tr");
         const t = row.test;
-        const decision = !t ? "control" : row.significant ? "significant" : (row.enough ? "not significant" : "collecting");
+        const blind = t && t.informative === false;  // not enough information: no verdict at all
+        const decision = !t ? "control" : row.significant ? "significant" : blind ? "not enough information"
+          : (row.enough ? "not significant" : "collecting");
         tr.innerHTML = `<td>${labels[metric] || metric}</td><td>${key}</td><td>${row.n}</td><td>${row.mean.toFixed(4)}</td>` +
-          `<td>${!t ? "" : row.enough ? pct(t.effect) + " [" + pct(t.ci_low) + ", " + pct(t.ci_high) + "]"
+          `<td>${!t ? "" : blind ? t.note.replace(/^not enough information: /, "") : row.enough ? pct(t.effect) + " [" + pct(t.ci_low) + ", " + pct(t.ci_high) + "]"
             : `not enough data yet (${r.min_units_per_arm} sessions per arm)`}</td>` +
-          `<td>${t ? t.p_value.toFixed(4) : ""}</td><td data-testid="decision-${metric}-${key}">${decision}</td>`;
+          `<td>${!t || blind ? "" : t.p_value.toFixed(4)}</td><td data-testid="decision-${metric}-${key}">${decision}</td>`;
         body.appendChild(tr);
       }
     }
-    document.getElementById("srm").textContent = r.srm_warning ? `sample-ratio mismatch! p = ${r.srm_p_value.toExponential(2)}` : `split OK (SRM p = ${r.srm_p_value.toFixed(3)})`;
+    document.getElementById("srm").textContent = r.srm_note ? `split: ${r.srm_note}` : r.srm_warning
+      ? `sample-ratio mismatch! p = ${r.srm_p_value.toExponential(2)}` : `split OK (SRM p = ${r.srm_p_value.toFixed(3)})`;
     document.getElementById("verdict").textContent = `Verdict: ${r.verdict}` + (r.winners.length ? ` — winner: ${r.winners.join(", ")}` : "") +
       (r.harms.length ? ` — harm: ${r.harms.map(h => h.metric + " in " + h.arm).join(", ")}` : "") + ` · analysed ${r.at}`;
     const st = document.getElementById("exp-status"); st.textContent = d.status_label; st.className = "status " + d.status;
