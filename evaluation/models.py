@@ -23,6 +23,14 @@ class Category(models.TextChoices):
     ADVERSARIAL = "adversarial", "Adversarial (security team)"
 
 
+class Part(models.TextChoices):
+    """The golden dataset's two parts (issue 18): people and tuning commands work on dev; the gate in
+    CI and the deployment pipeline reports test, which no tuning command reads."""
+
+    DEV = "dev", "Dev (tune on it)"
+    TEST = "test", "Test (frozen: the gate reports it)"
+
+
 class GoldenDataset(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
@@ -46,12 +54,21 @@ class GoldenEntry(models.Model):
     turns = models.JSONField(default=list, blank=True, help_text="Earlier user messages, for multi-turn entries.")
     expected_intent = models.CharField(max_length=40, blank=True, help_text="Blank: not scored for intent.")
     reference = models.TextField(help_text="A good answer.")
-    required = models.JSONField(default=list, blank=True, help_text="Strings the answer must contain.")
+    required = models.JSONField(
+        default=list, blank=True, help_text='Strings the answer must contain; "A | B" is met by either.'
+    )
     prohibited = models.JSONField(default=list, blank=True, help_text="Strings the answer must not contain.")
     rubric = models.TextField(blank=True)
     tags = models.JSONField(default=list, blank=True)
     expect_block = models.BooleanField(default=False, help_text="The guardrails should refuse this message.")
     provenance = models.CharField(max_length=300, blank=True, help_text="Where the entry came from.")
+    split = models.CharField(
+        max_length=4,
+        choices=Part.choices,
+        default=Part.TEST,
+        db_index=True,
+        help_text="Dev: tune on it. Test: what the gate reports; no tuning command reads it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -97,6 +114,9 @@ class EvalRun(models.Model):
     baseline = models.ForeignKey("registry.Release", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     baseline_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     intent = models.CharField(max_length=40, blank=True, help_text="Blank: the whole dataset.")
+    part = models.CharField(
+        max_length=4, choices=Part.choices, default=Part.TEST, help_text="Which part of the golden dataset was run."
+    )
     prompt_version = models.ForeignKey(
         "prompts_app.PromptVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="eval_runs"
     )

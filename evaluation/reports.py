@@ -30,6 +30,7 @@ def run_json(run: EvalRun) -> dict:
         "baseline": run.baseline.number if run.baseline else None,
         "dataset": {"version": str(run.dataset_version), "sha256": run.dataset_version.sha256},
         "scope": run.scope_note,
+        "part": run.part,
         "progress": {"done": run.done, "total": run.total, "stage": run.stage},
         "gates": run.gates,
         "metrics": {k: v for k, v in run.metrics.items() if k != "by_category"},

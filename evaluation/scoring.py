@@ -65,10 +65,18 @@ def format_issues(answer: str, *, intent: str, sources: int) -> list[str]:
     return issues
 
 
+ALTERNATIVES = " | "  # a required element "A | B" is met by an answer holding either
+
+
+def element_met(answer_lower: str, element: str) -> bool:
+    return any(alt.strip().lower() in answer_lower for alt in element.split(ALTERNATIVES) if alt.strip())
+
+
 def elements(answer: str, required: list[str], prohibited: list[str]) -> tuple[list[str], list[str]]:
-    """(required elements missing, prohibited elements present), case-insensitive."""
+    """(required elements missing, prohibited elements present), case-insensitive; a required
+    element "A | B" is met by either alternative."""
     low = answer.lower()
-    return [r for r in required if r.lower() not in low], [p for p in prohibited if p.lower() in low]
+    return [r for r in required if not element_met(low, r)], [p for p in prohibited if p.lower() in low]
 
 
 def guardrail_ok(verdict: str, *, expect_block: bool) -> bool:

@@ -32,6 +32,7 @@ from evaluation.models import (
     EvalRun,
     GoldenDataset,
     GoldenEntry,
+    Part,
     RunStatus,
 )
 from mangaconsole.lib.actors import actor_label as _actor_label
@@ -51,6 +52,7 @@ ENTRY_FIELDS = (
     "tags",
     "expect_block",
     "provenance",
+    "split",
 )
 CANARY_PER_STRATUM = 3  # cross-intent canary entries per other stratum when one intent's template changed
 PROGRESS_EVERY = 5
@@ -71,7 +73,9 @@ class EvalError(ValueError):
 # ----------------------------------------------------------------------------------- datasets
 def entry_content(entry: dict | GoldenEntry) -> dict:
     get = entry.get if isinstance(entry, dict) else lambda k, d=None: getattr(entry, k, d)
-    return {f: get(f, [] if f in ("turns", "required", "prohibited", "tags") else "") for f in ENTRY_FIELDS}
+    content = {f: get(f, [] if f in ("turns", "required", "prohibited", "tags") else "") for f in ENTRY_FIELDS}
+    content["split"] = content["split"] or Part.TEST  # rows from before the split were the gate's: test
+    return content
 
 
 def entries_sha256(entries) -> str:
@@ -100,6 +104,8 @@ def entry_rows_validate(rows: list[dict]) -> list[dict]:
             problems.append(f"{where}: query is empty")
         if not str(row.get("reference", "")).strip():
             problems.append(f"{where}: reference is empty")
+        if row.get("split") not in (None, "", *Part.values):
+            problems.append(f"{where}: split {row.get('split')!r} is not one of {', '.join(Part.values)}")
         for f in ("turns", "required", "prohibited", "tags"):
             value = row.get(f, [])
             if isinstance(value, str):  # CSV cells hold JSON lists
@@ -217,15 +223,22 @@ def dataset_default() -> GoldenDataset:
 
 
 # -------------------------------------------------------------------------------------- runs
-def scope_entries(version: DatasetVersion, intent: str = "") -> tuple[list[GoldenEntry], str]:
-    """The entries a run scores: all of them, or one intent's subset plus a small cross-intent
-    canary (US-2.4), chosen deterministically so two runs of one scope score the same entries."""
-    entries = list(version.entries.order_by("key"))
+def scope_entries(version: DatasetVersion, intent: str = "", part: str = Part.TEST) -> tuple[list[GoldenEntry], str]:
+    """The entries a run scores: one part of the dataset (test by default, the frozen part the gate
+    reports; dev for tuning), all of it or one intent's subset plus a small cross-intent canary
+    (US-2.4), chosen deterministically so two runs of one scope score the same entries."""
+    if part not in Part.values:
+        raise EvalError(f"part {part!r} is not one of {', '.join(Part.values)}")
+    everything = version.entries.order_by("key")
+    entries = list(everything.filter(split=part))
+    if not entries:
+        raise EvalError(f"{version} has no {part} entries")
+    label = Part(part).label
     if not intent:
-        return entries, f"Full dataset: all {len(entries)} entries of {version}."
+        return entries, f"Golden {part} part: all {len(entries)} {part} entries of {version} ({label})."
     own = [e for e in entries if e.expected_intent == intent]
     if not own:
-        raise EvalError(f"{version} has no entry whose expected intent is {intent!r}")
+        raise EvalError(f"the {part} part of {version} has no entry whose expected intent is {intent!r}")
     canary = []
     for cat in Category.values:
         others = sorted(
@@ -234,6 +247,7 @@ def scope_entries(version: DatasetVersion, intent: str = "") -> tuple[list[Golde
         )
         canary += others[:CANARY_PER_STRATUM]
     note = (
+        f"Golden {part} part ({label}). "
         f"Only the {intent!r} template changed: {len(own)} {intent} entries plus a cross-intent canary of "
         f"{len(canary)} ({CANARY_PER_STRATUM} per other stratum); the other "
         f"{len(entries) - len(own) - len(canary)} of the {len(entries)} entries were not run."
@@ -248,6 +262,7 @@ def eval_run_create(
     actor,
     baseline=None,
     intent: str = "",
+    part: str = Part.TEST,
     dataset_version=None,
     prompt_version=None,
     queue: bool = True,
@@ -258,8 +273,9 @@ def eval_run_create(
         dataset_version = dataset_default().versions.order_by("-number").first()
     if dataset_version is None:
         raise EvalError("the golden dataset has no version yet: run `manage.py seed_demo` (or load_golden)")
-    entries, note = scope_entries(dataset_version, intent)
+    entries, note = scope_entries(dataset_version, intent, part)
     run = EvalRun.objects.create(
+        part=part,
         dataset_version=dataset_version,
         release=release,
         baseline=baseline if baseline is not None and baseline.pk != release.pk else None,
@@ -352,6 +368,31 @@ def _score(entries, answers, thresholds) -> list[dict]:
     return rows
 
 
+class FrozenPart(EvalError):
+    """A tuning command asked for the golden test part."""
+
+
+def tuning_entries(version: DatasetVersion, *, part: str = Part.DEV, category: str = "") -> list[GoldenEntry]:
+    """The entries a tuning command may read: the dev part only (issue 18). The test part is what the
+    gate reports; tuning on it would make the gate's figure a training figure."""
+    if part != Part.DEV:
+        raise FrozenPart(
+            f"the golden {part} part is frozen: tuning commands read the dev part only (run_eval reports the test part)"
+        )
+    entries = list(version.entries.filter(split=Part.DEV).order_by("key"))
+    if category:
+        entries = [e for e in entries if e.category == category]
+    if not entries:
+        raise EvalError(f"the dev part of {version} has no entries" + (f" in {category!r}" if category else ""))
+    return entries
+
+
+def entries_score(entries, ctx, thresholds: dict | None = None) -> list[dict]:
+    """Answer ``entries`` through ``ctx`` (a serving context, possibly with an overridden component
+    config) and score them, without recording a run: what tuning commands compare."""
+    return _score(entries, _answer_entries(entries, ctx), {**scoring.DEFAULT_THRESHOLDS, **(thresholds or {})})
+
+
 def _baseline_rows(run: EvalRun, entries, stage_seconds: dict, thresholds) -> tuple[list[dict], EvalRun | None]:
     """Per-entry results of the baseline release on the same entries: from an earlier finished run of
     it on this dataset version when one covers them, else by running it now."""
@@ -401,7 +442,7 @@ def eval_run_execute(run_id: int) -> EvalRun | None:
 
 
 def _execute(run: EvalRun) -> EvalRun:
-    entries, _ = scope_entries(run.dataset_version, run.intent)
+    entries, _ = scope_entries(run.dataset_version, run.intent, run.part)
     stage_seconds: dict[str, float] = {}
     t = time.perf_counter()
     ctx = serving_context(run.release)

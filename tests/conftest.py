@@ -232,6 +232,7 @@ def golden_small(db):
             "reference": ref,
             "required": req,
             "prohibited": ["BookWalker", "<context>"],
+            "split": "test",
         }
         for key, cat, q, intent, ref, req in SMALL_GOLDEN
     ]

@@ -5,6 +5,8 @@ the committed file can be regenerated and diffed. Facts come from the catalog (c
 and the knowledge base (chat/data/knowledge): a reference states the fact in words a person would use,
 not in the local responder's layout, and ``required`` holds the facts an answer must carry.
 The adversarial subset is the security team's guardrail suite (guardrails/data/suite_attacks.jsonl).
+Then run ``python evaluation/data/split_golden.py``: it assigns each entry to the dev or the frozen
+test part, sharpens weak requirements, and holds the test part out of the intent training data.
 """
 
 from __future__ import annotations

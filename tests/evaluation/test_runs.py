@@ -1,12 +1,15 @@
 """Offline evaluation runs through the real pipeline of a release, and the run_eval CI gate."""
 
+import contextlib
 import json
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from evaluation.models import EvalRun, RunStatus
-from evaluation.services import eval_run_create, eval_run_execute, scope_entries
+from evaluation.services import dataset_version_create, eval_run_create, eval_run_execute, scope_entries
+from tests.conftest import SMALL_GOLDEN
 
 
 def _run(release, **kw):
@@ -116,3 +119,46 @@ def test_a_run_that_crashes_is_marked_error_with_the_reason_and_audited(serving,
     assert "scorer exploded" in run.error
     entry = AuditEntry.objects.filter(action=AuditAction.EVAL_RUN).latest("sequence")
     assert entry.after == {"status": "error"}
+
+
+def test_run_eval_reports_the_test_part_by_default_and_says_so(serving, golden_small, capsys):
+    dev_row = {
+        "key": "faq-dev-001",
+        "category": "faq",
+        "query": "can I change my shipping address after ordering?",
+        "expected_intent": "faq",
+        "reference": "Yes, within an hour of ordering.",
+        "split": "dev",
+    }
+    dataset_version_create(dataset=golden_small.dataset, rows=[dev_row], actor="t")
+    call_command("run_eval", "--release", "production", "--format", "json")
+    report = json.loads(capsys.readouterr().out)
+    assert report["part"] == "test"
+    test_entries = len(SMALL_GOLDEN) + 1  # and the adversarial row
+    assert report["scope"].startswith(f"Golden test part: all {test_entries} test entries")
+    assert report["progress"]["total"] == test_entries  # the dev entry is not in the gate's figure
+    with contextlib.suppress(SystemExit):  # one dev entry: its gate may fail; the part is what is checked
+        call_command("run_eval", "--release", "production", "--part", "dev", "--format", "json")
+    dev = json.loads(capsys.readouterr().out)
+    assert dev["part"] == "dev"
+    assert dev["progress"]["total"] == 1
+
+
+def test_a_tuning_command_refuses_the_test_part_and_tunes_on_dev(serving, golden_small, capsys):
+    with pytest.raises(CommandError, match="the golden test part is frozen: tuning commands read the dev part only"):
+        call_command("tune_reranker", "--part", "test")
+    with pytest.raises(CommandError, match="the dev part of .* has no entries"):
+        call_command("tune_reranker")
+    rows = [
+        {**row, "split": "dev", "key": row["key"] + "-dev"}
+        for row in (
+            {"key": k, "category": c, "query": q, "expected_intent": i, "reference": r, "required": req}
+            for k, c, q, i, r, req in SMALL_GOLDEN[:2]
+        )
+    ]
+    dataset_version_create(dataset=golden_small.dataset, rows=rows, actor="t")
+    call_command("tune_reranker", "--values", "0,0.3", "--category", "faq")
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["part"] == "dev"
+    assert [g["w_source"] for g in figures["grid"]] == [0.0, 0.3]
+    assert all(g["entries"] == 2 for g in figures["grid"])

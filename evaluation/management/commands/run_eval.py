@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from evaluation.models import Part
 from evaluation.reports import run_json, run_markdown
 from evaluation.services import EvalError, eval_run_create, eval_run_execute
 from registry.models import AliasName, Release
@@ -26,19 +27,30 @@ def release_resolve(value: str) -> Release:
 
 
 class Command(BaseCommand):
-    help = "Evaluate a release (number or alias) on the golden dataset; print a Markdown or JSON report."
+    help = (
+        "Evaluate a release (number or alias) on the golden dataset's test part (or --part dev, to tune on); "
+        "print a Markdown or JSON report; exit 1 when a gate fails."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--release", required=True)
         parser.add_argument("--baseline", default="")
         parser.add_argument("--intent", default="", help="Only this intent's subset plus the cross-intent canary.")
+        parser.add_argument(
+            "--part",
+            choices=Part.values,
+            default=Part.TEST,
+            help="test (default): the frozen part the gate reports; dev: the part to tune on",
+        )
         parser.add_argument("--format", choices=["markdown", "json"], default="markdown")
 
-    def handle(self, *args, release, baseline, intent, format, **options):
+    def handle(self, *args, release, baseline, intent, part, format, **options):
         rel = release_resolve(release)
         base = release_resolve(baseline) if baseline else None
         try:
-            run = eval_run_create(release=rel, baseline=base, intent=intent, actor="system:run_eval", queue=False)
+            run = eval_run_create(
+                release=rel, baseline=base, intent=intent, part=part, actor="system:run_eval", queue=False
+            )
         except EvalError as exc:
             raise CommandError(str(exc)) from exc
         run = eval_run_execute(run.pk)
