@@ -2,8 +2,9 @@
 
 A release names one ``prompt_bundle`` component version; its config holds every template's body,
 few-shot examples and semantic version, so what served a turn is fully recorded by the release
-(no lookup of mutable rows at serving time). The files in ``prompts/`` are version 1.0.0 and the
-default for a release that names no bundle.
+(no lookup of mutable rows at serving time). The files in ``prompts/`` are the released versions
+``VERSIONS.json`` names (``manage.py prompts_export`` writes them, ``prompts_import`` reads a changed
+directory back for review) and the default for a release that names no bundle.
 """
 
 from __future__ import annotations
@@ -91,12 +92,22 @@ class PromptBundle:
         return f"{spec.label}+{base}" if spec else base
 
 
-def _read_defaults() -> dict[str, TemplateSpec]:
-    shots = json.loads((PROMPTS_DIR / "few_shot.json").read_text())
+def read_directory(directory: Path) -> dict[str, TemplateSpec]:
+    """The templates a prompts directory holds: ``<name>.j2`` bodies, ``few_shot.json`` examples, and
+    ``VERSIONS.json`` naming each file's semantic version (1.0.0 when it names none)."""
+    shots = json.loads((directory / "few_shot.json").read_text()) if (directory / "few_shot.json").exists() else {}
+    versions_file = directory / "VERSIONS.json"
+    versions = json.loads(versions_file.read_text()) if versions_file.exists() else {}
     return {
-        path.stem: TemplateSpec(path.stem, "1.0.0", path.read_text().rstrip("\n"), tuple(shots.get(path.stem, [])))
-        for path in sorted(PROMPTS_DIR.glob("*.j2"))
+        path.stem: TemplateSpec(
+            path.stem, versions.get(path.stem, "1.0.0"), path.read_text().rstrip("\n"), tuple(shots.get(path.stem, []))
+        )
+        for path in sorted(directory.glob("*.j2"))
     }
+
+
+def _read_defaults() -> dict[str, TemplateSpec]:
+    return read_directory(PROMPTS_DIR)
 
 
 @lru_cache(maxsize=1)

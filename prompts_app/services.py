@@ -52,17 +52,18 @@ def prompts_seed(*, actor) -> ComponentVersion | None:
     for spec in default_bundle().templates.values():
         template, _ = PromptTemplate.objects.get_or_create(name=spec.name)
         if not template.versions.exists():
+            major, minor, patch = (int(x) for x in spec.semver.split("."))
             PromptVersion.objects.create(
                 template=template,
-                major=1,
-                minor=0,
-                patch=0,
+                major=major,
+                minor=minor,
+                patch=patch,
                 body=spec.body,
                 few_shot=list(spec.few_shot),
                 content_sha256=content_sha256(spec.body, spec.few_shot),
                 author_name="system:prompts_seed",
                 change_description="Initial version, from prompts_app/prompts/.",
-                changelog="1.0.0: initial template",
+                changelog=f"{spec.semver}: from prompts_app/prompts/",
                 status=PromptStatus.RELEASED,
                 released_at=timezone.now(),
             )
