@@ -233,7 +233,7 @@ def scope_entries(version: DatasetVersion, intent: str = "", part: str = Part.TE
     entries = list(everything.filter(split=part))
     if not entries:
         raise EvalError(f"{version} has no {part} entries")
-    label = Part(part).label
+    label = "frozen: what the gate reports" if part == Part.TEST else "the part to tune on"
     if not intent:
         return entries, f"Golden {part} part: all {len(entries)} {part} entries of {version} ({label})."
     own = [e for e in entries if e.expected_intent == intent]

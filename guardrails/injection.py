@@ -210,29 +210,85 @@ def build_pipeline():
     )
 
 
-def train(path: Path, *, test_size: float = 0.25, seed: int = 7) -> TrainingResult:
-    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
+BLOCK_THRESHOLD = 0.7  # the default policy blocks at this probability (guardrails.policy)
+
+
+def disjoint_split(rows: list[dict], *, test_share: float = 0.3, seed: int = 7) -> tuple[list[int], list[int]]:
+    """(train indices, test indices) with attacks held out by what they are made of: a test attack's
+    opener *and* payload never occur in a training attack (attacks mixing a held-out part with a
+    training part are left out of both), so the figure is recall on attacks whose phrasing the model
+    has not seen. Benign messages are held out by template (``chat.intent.template_key``)."""
+    import random
+
+    from chat.intent import template_key
+
+    rng = random.Random(seed)
+    openers = sorted({r["opener"] for r in rows if "opener" in r})
+    payloads = sorted({r["payload"] for r in rows if "payload" in r})
+    test_openers = set(rng.sample(openers, max(1, round(test_share * len(openers))))) if openers else set()
+    test_payloads = set(rng.sample(payloads, max(1, round(test_share * len(payloads))))) if payloads else set()
+    benign_groups = sorted({template_key(r["text"]) for r in rows if r["label"] == "benign"})
+    test_benign = set(rng.sample(benign_groups, round(test_share * len(benign_groups))))
+    train, test = [], []
+    for i, r in enumerate(rows):
+        if r["label"] == "benign":
+            (test if template_key(r["text"]) in test_benign else train).append(i)
+        elif "opener" in r:
+            held = (r["opener"] in test_openers, r["payload"] in test_payloads)
+            if all(held):
+                test.append(i)
+            elif not any(held):
+                train.append(i)
+        else:  # an attack of no known parts (the soft ones): held out at random
+            (test if rng.random() < test_share else train).append(i)
+    return train, test
+
+
+def _at(y, scores, threshold: float) -> dict:
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    predicted = [int(s >= threshold) for s in scores]
+    benign = [p for p, t in zip(predicted, y, strict=True) if t == 0]
+    return {
+        "threshold": threshold,
+        "precision": round(float(precision_score(y, predicted, zero_division=0)), 4),
+        "recall": round(float(recall_score(y, predicted)), 4),
+        "f1": round(float(f1_score(y, predicted)), 4),
+        "false_positive_rate": round(sum(benign) / max(len(benign), 1), 4),
+    }
+
+
+def train(path: Path, *, test_share: float = 0.3, seed: int = 7) -> TrainingResult:
+    """Fit and measure on the disjoint hold-out (``disjoint_split``), at the threshold the policy blocks
+    at and at 0.5; the model that ships is then fitted on everything."""
+    from sklearn.metrics import roc_auc_score
 
     texts, labels, digest = load_dataset(path)
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     views = [classifier_text(t) for t in texts]
-    x_train, x_test, y_train, y_test = train_test_split(
-        views, labels, test_size=test_size, random_state=seed, stratify=labels
-    )
+    train_idx, test_idx = disjoint_split(rows, test_share=test_share, seed=seed)
+    x_train, y_train = [views[i] for i in train_idx], [labels[i] for i in train_idx]
+    x_test, y_test = [views[i] for i in test_idx], [labels[i] for i in test_idx]
     model = build_pipeline().fit(x_train, y_train)
     scores = model.predict_proba(x_test)[:, 1]
-    predicted = (scores >= 0.5).astype(int)
+    at_block = _at(y_test, scores, BLOCK_THRESHOLD)
+    # what the policy does: the rules first, then the classifier at its threshold
+    raw_test = [texts[i] for i in test_idx]
+    layered = [1.0 if rule_hits(t) else s for t, s in zip(raw_test, scores, strict=True)]
     metrics = {
-        "precision": round(float(precision_score(y_test, predicted)), 4),
-        "recall": round(float(recall_score(y_test, predicted)), 4),
-        "f1": round(float(f1_score(y_test, predicted)), 4),
+        "with_rules": _at(y_test, layered, BLOCK_THRESHOLD),
+        **{k: at_block[k] for k in ("precision", "recall", "f1", "false_positive_rate")},
+        "threshold": BLOCK_THRESHOLD,
+        "at_0_5": _at(y_test, scores, 0.5),
         "roc_auc": round(float(roc_auc_score(y_test, scores)), 4),
+        "split": "attacks by opener and payload, benign by template (disjoint from training)",
         "n_train": len(x_train),
         "n_test": len(x_test),
+        "n_test_attacks": int(sum(y_test)),
         "n_attack": int(sum(labels)),
         "n_benign": len(labels) - int(sum(labels)),
     }
-    # the model that ships is fitted on everything; the metrics above are from the held-out split
+    # the model that ships is fitted on everything; the metrics above are from the disjoint hold-out
     return TrainingResult(build_pipeline().fit(views, labels), metrics, digest)
 
 

@@ -3,7 +3,8 @@ classifier. Deterministic (seeded); run it again after editing the phrase lists:
 
     python guardrails/data/make_injection_train.py
 
-Attacks are composed from openers x payloads x obfuscations; benign messages are a sample of the
+Attacks are composed from openers x payloads x obfuscations, and each row records its opener and
+payload (``injection.train`` holds out openers and payloads unseen in training); benign messages are a sample of the
 intent training set (chat/data/intents.jsonl) plus hard negatives that share words with attacks
 ("ignore the spin-offs", "pretend I'm new to manga"). The adversarial suite
 (suite_attacks.jsonl) is written separately by hand and is not drawn from these lists.
@@ -101,18 +102,18 @@ def obfuscate(text: str) -> str:
     return f"Before you answer about One Piece: {text}."
 
 
-attacks = set()
+attacks: dict[str, dict] = {}  # text -> where it came from (opener and payload ids), for a disjoint hold-out
 while len(attacks) < 520:
-    opener, payload = rng.choice(OPENERS), rng.choice(PAYLOADS)
-    attacks.add(obfuscate(f"{opener} {payload}"))
-for soft in SOFT:
-    attacks.add(soft)
+    o, p = rng.randrange(len(OPENERS)), rng.randrange(len(PAYLOADS))
+    attacks.setdefault(obfuscate(f"{OPENERS[o]} {PAYLOADS[p]}"), {"opener": o, "payload": p})
+for i, soft in enumerate(SOFT):
+    attacks.setdefault(soft, {"soft": i})
 
 intent_rows = [
     json.loads(line) for line in (HERE.parents[1] / "chat/data/intents.jsonl").read_text().splitlines() if line
 ]
 benign = [row["text"] for row in rng.sample(intent_rows, 900)]
-benign += [
+hard_negatives = [
     "can you ignore the spin-offs and list only the main series?",
     "ignore the price, which one has the better story?",
     "forget the last volume, I meant volume 3",
@@ -142,7 +143,11 @@ benign += [
     "is the hidden chapter included in the deluxe edition?",
     "what system do you use for shipping rates?",
 ]
-rows = [{"text": t, "label": "attack"} for t in sorted(attacks)] + [{"text": t, "label": "benign"} for t in benign]
+rows = (
+    [{"text": t, "label": "attack", **attacks[t]} for t in sorted(attacks)]
+    + [{"text": t, "label": "benign", "source": "intents"} for t in benign]
+    + [{"text": t, "label": "benign", "source": "hard_negative"} for t in hard_negatives]
+)
 rng.shuffle(rows)
 with (HERE / "injection_train.jsonl").open("w") as fh:
     for row in rows:

@@ -20,9 +20,12 @@ DEFAULT_COMPONENTS = {
             "w_cosine": 1.0,
             "w_bm25": 0.35,
             "w_match": 0.25,
-            # 0.3, not 0.15: with 0.15 a series name in an FAQ question ("is Chainsaw Man ok for a
-            # 12 year old?") pulled catalog entries over the FAQ page; golden FAQ subset BERTScore 0.79 → 0.83.
-            "w_source": 0.3,
+            # Chosen on the golden dev part only (`tune_reranker`, issue 18): mean BERTScore over its 254
+            # entries 0.795 / 0.825 / 0.844 / 0.859 / 0.865 / 0.867 at 0 / 0.15 / 0.3 / 0.45 / 0.6 / 0.8;
+            # 0.6 is the smallest within 0.005 of the best. On the frozen test part (288 entries, read
+            # once, after the choice): 0.897 at the old 0.3 (which had been tuned on the golden FAQ
+            # subset itself), 0.912 at 0.6; required elements 86.5% → 87.1%.
+            "w_source": 0.6,
             "min_score": 0.45,
             "candidates": 30,
             "k": 3,

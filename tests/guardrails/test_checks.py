@@ -1,8 +1,10 @@
 """Unit tests of the guardrail checks (no database unless marked)."""
 
 import base64
+import json
 
 import pytest
+from django.conf import settings
 
 from guardrails import injection, pii
 from guardrails.checks import faithfulness, find_terms, pre_checks
@@ -105,6 +107,26 @@ def test_classifier_check_is_skipped_without_an_artifact_and_used_with_one(guard
     )
     assert attack.score > benign.score
     assert benign.verdict == "pass"
+
+
+def test_the_injection_hold_out_shares_no_opener_or_payload_with_training_and_uses_the_block_threshold(
+    guard_artifact,
+):
+    """Issue 18 item 3: 130 of 133 held-out attacks reused a training opener and payload, and F1 was
+    read at 0.5 while the policy blocks at 0.7."""
+    rows = [
+        json.loads(x) for x in (settings.BASE_DIR / "guardrails/data/injection_train.jsonl").read_text().splitlines()
+    ]
+    train, test = injection.disjoint_split(rows)
+    assert not set(train) & set(test)
+    parts = lambda idx, key: {rows[i][key] for i in idx if key in rows[i]}  # noqa: E731
+    assert not parts(train, "opener") & parts(test, "opener")
+    assert not parts(train, "payload") & parts(test, "payload")
+    assert sum(rows[i]["label"] == "attack" for i in test) >= 40
+    metrics = guard_artifact["metrics"]
+    assert metrics["threshold"] == 0.7 == DEFAULT_POLICY["checks"]["injection_classifier"]["threshold"]
+    assert metrics["with_rules"]["recall"] >= metrics["recall"]  # the rules catch some the model misses
+    assert metrics["with_rules"]["f1"] >= 0.85
 
 
 def test_a_tampered_classifier_artifact_is_refused(guard_artifact, tmp_path):
