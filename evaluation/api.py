@@ -1,6 +1,7 @@
 """The CI gate over HTTP (S16): start an evaluation, poll it, read the verdict and the report.
 
-POST /api/eval/runs/ {"release": number|alias, "baseline"?: number|alias, "intent"?: name} → 201 with
+POST /api/eval/runs/ {"release": number|alias, "baseline"?: number|alias, "intent"?: name, "part"?: "test"|"dev"}
+→ 201 with
 the run and its URL; GET /api/eval/runs/<id>/ → status, gates, metrics, failing entries and the
 Markdown report; ``passed`` is true only when every gate passed. A CI job polls until ``finished``.
 """
@@ -10,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from evaluation.models import Part
 from evaluation.reports import run_json, run_markdown
 from evaluation.selectors import get_run_for_user
 from evaluation.services import EvalError, eval_run_create
@@ -47,6 +49,7 @@ class EvalRunRequestSerializer(serializers.Serializer):
     release = ReleaseRefField()
     baseline = ReleaseRefField(required=False, allow_null=True)
     intent = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    part = serializers.ChoiceField(choices=Part.values, required=False, default=Part.TEST)
 
 
 class EvalRunSerializer(serializers.Serializer):
@@ -59,6 +62,7 @@ class EvalRunSerializer(serializers.Serializer):
     baseline = serializers.IntegerField(allow_null=True)
     dataset = serializers.JSONField()
     scope = serializers.CharField()
+    part = serializers.ChoiceField(choices=Part.values)
     progress = serializers.JSONField()
     gates = serializers.JSONField()
     metrics = serializers.JSONField()
@@ -81,7 +85,11 @@ class EvalRunCreate(APIView):
         data = params.validated_data
         try:
             run = eval_run_create(
-                release=data["release"], baseline=data.get("baseline"), intent=data["intent"], actor=request.user
+                release=data["release"],
+                baseline=data.get("baseline"),
+                intent=data["intent"],
+                part=data["part"],
+                actor=request.user,
             )
         except EvalError as exc:
             return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)

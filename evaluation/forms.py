@@ -1,5 +1,6 @@
 from django import forms
 
+from evaluation.models import Part
 from evaluation.scoring import DEFAULT_THRESHOLDS, THRESHOLD_LABELS
 from registry.models import Release
 
@@ -23,3 +24,6 @@ class NewRunForm(forms.Form):
     release = forms.ModelChoiceField(queryset=Release.objects.all(), to_field_name="number")
     baseline = forms.ModelChoiceField(queryset=Release.objects.all(), to_field_name="number", required=False)
     intent = forms.CharField(required=False, help_text="Blank: the whole dataset.")
+    part = forms.ChoiceField(
+        choices=Part.choices, initial=Part.TEST, help_text="Test: the frozen part the gate reports. Dev: to tune on."
+    )
