@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from guardrails import injection, pii
+from guardrails import claims, injection, pii
 from guardrails.catalog import catalog_facts
 from guardrails.policy import Policy
 
@@ -304,10 +304,20 @@ def post_checks(answer: str, *, hits: list, question: str, policy: Policy) -> Po
             if not hits:
                 return "skip", {"reason": "no retrieved context"}, None
             context = "\n".join(f"{getattr(h, 'title', '')} {getattr(h, 'text', '')}" for h in hits)
+            # claim-level first (issue 18 item 5): a contradicted number, author, availability or
+            # denial blocks; an answer with no checkable claim falls back to word overlap
+            report = claims.check(answer, context, question)
+            # a made-up price is the price check's finding (one reason per fault on the trace)
+            prices = {claims.number_key(m) for m in _PRICE.findall(answer)} if policy.enabled("price") else set()
+            failing = [c for c in report.failed if not (c.kind == "number" and c.text in prices)]
+            if failing:
+                failed = [{"kind": c.kind, "claim": c.text[:120], "why": c.reason} for c in failing]
+                return "block", {"scorer": "claims", "claims": len(report.claims), "failed": failed}, report.score
             score = faithfulness(answer, context, question, min_content_words=int(settings.get("min_content_words", 4)))
             if score is None:
                 return "pass", {"reason": "no claim-bearing sentence", "threshold": threshold}, None
-            return ("block" if score < threshold else "pass", {"threshold": threshold}, score)
+            evidence = {"scorer": "overlap", "threshold": threshold, "claims": len(report.claims)}
+            return ("block" if score < threshold else "pass", evidence, score)
 
         decisions.append(_timed(stage, "faithfulness", _faithfulness))
 

@@ -1,0 +1,283 @@
+"""Claim-level faithfulness (issue 18 item 5): each checkable claim of an answer against the context
+it cites.
+
+Word overlap cannot see a contradiction: "Berserk Vol. 1 is not by Kentaro Miura, it is out of stock
+and never available" shares almost every word with a context that says the opposite. Here each
+claim is checked on its own, the way claim-based metrics (RAGAS faithfulness, FActScore) decompose an
+answer, with rules instead of a model for the claim types a shop answer carries:
+
+- **numbers**: every price, volume, count, percentage and date in the answer occurs in the context
+  (or the question): "$14.99", "Vol. 3", "30 days", "2024-03-01";
+- **authors**: an author the catalog knows, named in the answer, is the context's author, and is not
+  denied ("not by X") where the context says "Author: X";
+- **availability**: "in stock" / "out of stock" / "pre-order" / "never available" agree with the
+  context's availability;
+- **negations**: a sentence that denies something ("isn't", "not", "never", "no longer") must not
+  deny what the context states: with the negation removed, its content words must not be a
+  statement of the context.
+
+``check(answer, context)`` returns each claim with its verdict; the score is the share of claims
+supported (None when the answer makes no checkable claim).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+_CITATION = re.compile(r"\[\d+\]")
+_SENTENCES = re.compile(
+    r"(?<!\bVol\.)(?<!\bvol\.)(?<!\bNo\.)(?<=[.!?])\s+|\n+|;\s+|,\s+(?=(?:and\s+)?(?:it|they|this|that)\b)"
+)
+_ORDER_REF = re.compile(r"\b\d{3}-(?:…|\.\.\.|\d{7})-\d{4,7}\b")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\d])")
+_NEGATION = re.compile(
+    r"\b(?:not|never|no longer|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|cannot|can't|won't|no)\b", re.I
+)
+_WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "as",
+        "so",
+        "if",
+        "then",
+        "than",
+        "there",
+        "here",
+        "you",
+        "your",
+        "we",
+        "our",
+        "they",
+        "their",
+        "he",
+        "she",
+        "his",
+        "her",
+        "i",
+        "me",
+        "my",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "may",
+        "might",
+        "just",
+        "also",
+        "very",
+        "more",
+        "most",
+        "any",
+        "some",
+        "all",
+        "each",
+        "not",
+        "never",
+        "no",
+        "longer",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "weren't",
+        "doesn't",
+        "don't",
+        "didn't",
+        "cannot",
+        "can't",
+        "won't",
+    ]
+)
+AVAILABILITY = {
+    "in_stock": re.compile(r"\b(?:in stock|available now|ships? (?:now|today|within))\b", re.I),
+    "out_of_stock": re.compile(
+        r"\b(?:out of stock|sold out|unavailable|not (?:currently )?(?:in stock|available))\b", re.I
+    ),
+    "pre_order": re.compile(r"\b(?:pre-?order)\b", re.I),
+    "never": re.compile(r"\b(?:never (?:be )?(?:available|in stock|released|sold)|not (?:ever )?for sale)\b", re.I),
+}
+
+
+@dataclass
+class Claim:
+    kind: str  # number | author | availability | negation
+    text: str
+    supported: bool
+    reason: str = ""
+
+
+@dataclass
+class ClaimReport:
+    claims: list[Claim] = field(default_factory=list)
+
+    @property
+    def score(self) -> float | None:
+        return None if not self.claims else sum(c.supported for c in self.claims) / len(self.claims)
+
+    @property
+    def failed(self) -> list[Claim]:
+        return [c for c in self.claims if not c.supported]
+
+
+@lru_cache(maxsize=1)
+def _authors() -> tuple[str, ...]:
+    import json
+    from pathlib import Path
+
+    catalog = json.loads((Path(__file__).resolve().parents[1] / "chat/data/catalog.json").read_text())
+    return tuple(sorted({p["author"] for p in catalog if p.get("author")}, key=len, reverse=True))
+
+
+def number_key(value: str) -> str:
+    """ "9.00", "$9" and "9" are one number."""
+    return f"{float(re.sub(r'[^0-9.]', '', value) or 0):g}"
+
+
+def _numbers(text: str) -> set[str]:
+    """Every number the text states (prices, volumes, counts, dates, ages), normalised, a date as its
+    parts; order numbers (masked or not) are the shopper's reference, not a claim."""
+    return {number_key(n) for n in _NUMBER.findall(_ORDER_REF.sub(" ", text))}
+
+
+def _content(text: str) -> set[str]:
+    return {w.strip(".'") for w in _WORD.findall(text.lower()) if w.strip(".'") not in _STOP and len(w) > 2}
+
+
+def _availability(text: str) -> set[str]:
+    found = {k for k, rx in AVAILABILITY.items() if rx.search(text)}
+    if "out_of_stock" in found or "never" in found:
+        found.discard("in_stock")  # "not in stock" matched both
+    return found
+
+
+def _context_author_of(context: str) -> set[str]:
+    return {a.strip() for a in re.findall(r"Author:\s*([^.\n]+)", context)} | {
+        a for a in _authors() if re.search(rf"\bby {re.escape(a)}\b", context)
+    }
+
+
+_VOL = re.compile(r"\b(?:vol(?:ume)?\.?)\s*(\d+)\b", re.I)
+_TITLE_END = re.compile(r"(?<!Vol)(?<!vol)(?<!No)\.\s")
+_CONDITIONAL = re.compile(r"^\W*(?:when|if|once|until|while|whenever)\b", re.I)
+
+
+def _chunk_about(sentence: str, chunks: list[str]) -> str | None:
+    """The context chunk (one product, one page) the sentence talks about: the one whose title it
+    names best, its volume number included ("Dandadan, Vol. 1", not Vol. 6; "Berserk, Vol. 2", not
+    "Berserk Deluxe Edition, Vol. 2"); None when it names none."""
+    words, numbers = _content(sentence), _numbers(sentence)
+    volumes = set(_VOL.findall(sentence))
+    best, best_key = None, None
+    for chunk in chunks:
+        title = _TITLE_END.split(chunk, maxsplit=1)[0]
+        title_words, title_numbers = _content(title), _numbers(title)
+        title_volumes = set(_VOL.findall(title))
+        if not title_words & words or not title_numbers <= numbers or (title_volumes and not title_volumes & volumes):
+            continue
+        key = (len(title_words & words) / len(title_words), len(title_numbers & numbers), len(title_words & words))
+        if best_key is None or key > best_key:
+            best, best_key = chunk, key
+    return best
+
+
+def check(answer: str, context: str, question: str = "") -> ClaimReport:
+    """Every checkable claim of ``answer`` against ``context`` (and the question's own numbers)."""
+    report = ClaimReport()
+    text = _CITATION.sub(" ", answer)
+    known_numbers = _numbers(context) | _numbers(question)
+    for number in sorted(_numbers(text)):
+        report.claims.append(
+            Claim("number", number, number in known_numbers, "" if number in known_numbers else "not in the context")
+        )
+    context_authors = _context_author_of(context)
+    chunks = [c for c in context.split("\n") if c.strip()] or [context]
+    with_availability = [c for c in chunks if _availability(c)]
+    lone = with_availability[0] if len(with_availability) == 1 else None  # one product: every claim is about it
+    subject = None
+    context_sentences = [c for c in _SENTENCES.split(_CITATION.sub(" ", context)) if c.strip()]
+    for sentence in (s.strip() for s in _SENTENCES.split(text) if s.strip()):
+        negated = bool(_NEGATION.search(sentence))
+        about_author = False
+        for author in _authors():
+            if re.search(rf"\b{re.escape(author)}\b", sentence):  # case kept: the author ONE is not "One Piece"
+                denied = negated and re.search(rf"\bnot\b[^.]*\b{re.escape(author)}\b", sentence, re.I)
+                if denied:
+                    ok = author not in context_authors
+                    report.claims.append(Claim("author", sentence, ok, "" if ok else f"the context says {author}"))
+                else:
+                    ok = not context_authors or author in context_authors
+                    reason = "" if ok else f"the context's author is {', '.join(sorted(context_authors))}"
+                    report.claims.append(Claim("author", sentence, ok, reason))
+                about_author = True
+                break
+        stated = _availability(sentence)
+        # availability is about one product: compare with the context chunk the sentence is about
+        # (most shared content words), not with every product the context lists
+        named = _chunk_about(sentence, chunks)
+        subject = named or subject  # "it is out of stock" is about the product named before
+        chunk = (named or subject or lone) if stated and not _CONDITIONAL.match(sentence) else None
+        chunk_avail = _availability(chunk) if chunk else set()
+        if stated and chunk_avail:
+            context_avail = chunk_avail
+            clash = (
+                ("in_stock" in stated and context_avail & {"out_of_stock", "never"})
+                or ("out_of_stock" in stated and "in_stock" in context_avail)
+                or ("never" in stated and context_avail & {"in_stock", "pre_order", "out_of_stock"})
+                or ("pre_order" in stated and "pre_order" not in context_avail)
+            )
+            report.claims.append(
+                Claim(
+                    "availability",
+                    sentence,
+                    not clash,
+                    f"the context says {', '.join(sorted(context_avail))}" if clash else "",
+                )
+            )
+        elif negated and not stated and not about_author:
+            # a denial of something the context states: the sentence without its negation is a
+            # statement of the context (most of its content words are the context's)
+            words = _content(_NEGATION.sub(" ", sentence))
+            if len(words) >= 2:
+                share, closest = max(
+                    ((len(words & _content(c)) / len(words), c) for c in context_sentences), default=(0.0, "")
+                )
+                denies = share >= 0.8 and not _NEGATION.search(closest)
+                report.claims.append(
+                    Claim("negation", sentence, not denies, "it denies what the context states" if denies else "")
+                )
+    return report
