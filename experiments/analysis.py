@@ -225,7 +225,10 @@ def timeline(experiment: Experiment, *, points: int = 12) -> list[dict]:
             entry = {"n": s.n, "mean": s.mean}
             if not v.is_control:
                 test = stats.sequential_two_sided(base, s, alpha=experiment.alpha, relative=True)
-                entry.update(effect=test.effect, ci_low=test.ci_low, ci_high=test.ci_high)
+                if test.informative:
+                    entry.update(effect=test.effect, ci_low=test.ci_low, ci_high=test.ci_high)
+                else:  # not enough information: a gap in the chart, not an effect of 0
+                    entry.update(effect=None, ci_low=None, ci_high=None, note=test.note)
             row["arms"][v.key] = entry
         out.append(row)
     return finite(out)

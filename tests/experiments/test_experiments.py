@@ -12,7 +12,7 @@ from chat.models import Feedback, Trace
 from chat.turn import SessionState, run_turn
 from experiments import rollup
 from experiments.allocation import release_for_session
-from experiments.analysis import analyse, metric_summaries
+from experiments.analysis import analyse, metric_summaries, timeline
 from experiments.assignment import choose_arm, enrolled, hash_bucket, matches_targeting
 from experiments.models import Event, Experiment, Exposure, Metric
 from experiments.services import (
@@ -255,6 +255,10 @@ def test_zero_counts_are_not_enough_information_and_the_beat_check_takes_no_acti
     assert row["test"]["note"] == f"not enough information: {note}"
     conversion = decision["metrics"]["conversion"]["short"]["test"]  # no conversions in either arm
     assert conversion["informative"] is False
+    points = timeline(experiment)  # the chart: a gap with the reason, not an effect of 0
+    assert points
+    assert all(p["arms"]["short"]["effect"] is None for p in points)
+    assert points[-1]["arms"]["short"]["note"].startswith("not enough information")
     assert not AuditEntry.objects.filter(action=AuditAction.EXPERIMENT, actor="system:experiments").exists()
 
 

@@ -41,11 +41,18 @@
       const band = (v, p) => ready(p, a.key) && isFinite(v) ? 100 * v : null;
       effect.push({x: xs, y: tl.map(p => band(p.arms[a.key].ci_high, p)), mode: "lines", line: {width: 0}, showlegend: false, hoverinfo: "skip"});
       effect.push({x: xs, y: tl.map(p => band(p.arms[a.key].ci_low, p)), mode: "lines", line: {width: 0}, fill: "tonexty", name: a.key + " 95% sequence"});
-      effect.push({x: xs, y: tl.map(p => ready(p, a.key) ? 100 * (p.arms[a.key].effect || 0) : null), mode: "lines+markers", name: a.key + " effect"});
+      // a point without information (its test says why) is a gap, never an effect of 0
+      const known = p => ready(p, a.key) && p.arms[a.key].effect !== null && p.arms[a.key].effect !== undefined;
+      effect.push({x: xs, y: tl.map(p => known(p) ? 100 * p.arms[a.key].effect : null), mode: "lines+markers", name: a.key + " effect"});
     }
-    const enough = tl.some(p => r.arms.filter(a => !a.control).some(a => ready(p, a.key)));
-    const waiting = {text: `Not enough data yet: intervals appear once each arm has ${floor} sessions`, showarrow: false,
-      xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: {size: 14, color: "#5d6b7a"}};
+    const treated = r.arms.filter(a => !a.control);
+    const enough = tl.some(p => treated.some(a => ready(p, a.key) && p.arms[a.key].effect !== null && p.arms[a.key].effect !== undefined));
+    const reached = tl.some(p => treated.some(a => ready(p, a.key)));
+    const last = tl.length ? tl[tl.length - 1] : null;
+    const note = last && treated.map(a => last.arms[a.key].note).find(n => n);
+    const waiting = {text: reached && note ? note.charAt(0).toUpperCase() + note.slice(1)
+      : `Not enough data yet: intervals appear once each arm has ${floor} sessions`, showarrow: false,
+      xref: "paper", yref: "paper", x: 0.5, y: 0.75, font: {size: 14, color: "#5d6b7a"}};
     const layout = (title, ytitle, extra) => Object.assign({
       title: {text: title}, height: 320, margin: {t: 40, l: 60, r: 10, b: 50},
       xaxis: {title: {text: "Time (UTC)"}, type: "date", visible: xs.length > 0},
