@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import json
+import random
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from mangaconsole.lib import artifacts
+from mangaconsole.lib.templates import template_key
 
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e]")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
@@ -218,10 +220,6 @@ def disjoint_split(rows: list[dict], *, test_share: float = 0.3, seed: int = 7) 
     opener *and* payload never occur in a training attack (attacks mixing a held-out part with a
     training part are left out of both), so the figure is recall on attacks whose phrasing the model
     has not seen. Benign messages are held out by template (``chat.intent.template_key``)."""
-    import random
-
-    from chat.intent import template_key
-
     rng = random.Random(seed)
     openers = sorted({r["opener"] for r in rows if "opener" in r})
     payloads = sorted({r["payload"] for r in rows if "payload" in r})
