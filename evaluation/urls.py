@@ -25,5 +25,6 @@ urlpatterns = [
     path("annotate/batches/<int:pk>/training/", annotate.batch_training, name="batch_training"),
     path("annotate/batches/<int:pk>/items/<int:item_id>/adjudicate/", annotate.item_adjudicate, name="item_adjudicate"),
     path("annotate/trends/", annotate.trends, name="annotation_trends"),
+    path("annotate/trends/gate/", annotate.gate_adopt, name="gate_adopt"),
     path("annotate/training.jsonl", annotate.training_export, name="training_export"),
 ]

@@ -95,8 +95,9 @@ def calibration_heatmap(calibration: dict, dims: dict, automated: dict) -> str:
     return _html(fig)
 
 
-def bertscore_scatter(frame) -> str:
-    """Human factual score against BERTScore, with the offline gate (0.80), to set the threshold."""
+def bertscore_scatter(frame, *, gate: float, suggestion: dict | None = None) -> str:
+    """Human factual score against BERTScore (rescaled F1), with the gate in force and the cut people's
+    scores suggest, to set the threshold."""
     if frame.empty or frame["bertscore"].dropna().empty:
         return ""
     sub = frame.dropna(subset=["bertscore"])
@@ -105,17 +106,26 @@ def bertscore_scatter(frame) -> str:
             x=sub["bertscore"],
             y=sub["factual"],
             mode="markers",
-            text=sub["intent"],
+            text=sub["intent"] + " · judged by " + sub["judged_by"],
             marker={"opacity": 0.6},
             name="item",
         )
     )
-    fig.add_vline(x=0.8, line_dash="dot", annotation_text="BERTScore gate 0.80")
+    fig.add_vline(x=gate, line_dash="dot", annotation_text=f"gate in force {gate:.2f}")
+    if suggestion:
+        fig.add_vline(
+            x=suggestion["threshold"],
+            line_dash="dash",
+            line_color="#c62828",
+            annotation_text=f"from people {suggestion['threshold']:.2f}",
+            annotation_position="bottom right",
+        )
+    fig.add_hline(y=3.5, line_dash="dot", line_color="#9e9e9e")
     fig.update_layout(
         height=360,
         margin={"t": 40, "b": 40},
         title="Factual correctness (human) against BERTScore (answer vs its sources)",
-        xaxis_title="BERTScore",
+        xaxis_title="BERTScore F1, rescaled (MiniLM)",
         yaxis_title="Human factual score",
     )
     return _html(fig)

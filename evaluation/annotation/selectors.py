@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from chat.models import KnowledgeChunk, Product, Trace
-from evaluation import agreement
+from evaluation import agreement, bertscore, scoring
 from evaluation.annotation.rubric import DISAGREEMENT_GAP, HIGH_SCORE, LOW_SCORE, SCALES
 from evaluation.models import (
     Annotation,
@@ -19,6 +19,7 @@ from evaluation.models import (
     AnnotationItem,
     AnnotationReceipt,
     AnnotationTask,
+    GoldenDataset,
     GoldenEntry,
     TrainingCandidate,
 )
@@ -276,6 +277,12 @@ def annotation_frame():
             if final is None:
                 continue
             started = item.trace.started_at
+            # Who judged this pair: the quality lead who adjudicated it, else its annotators.
+            judges = (
+                [item.adjudicated_by or "quality lead"]
+                if item.adjudicated
+                else sorted({a.annotator.username for a in row["annotations"]})
+            )
             rows.append(
                 {
                     "week": (started - timedelta(days=started.weekday())).date(),
@@ -286,6 +293,7 @@ def annotation_frame():
                     "bertscore": item.bertscore,
                     "guardrail_pass": None if not item.guardrail_verdict else float(item.guardrail_verdict == "pass"),
                     "thumbs": None if item.thumbs is None else float(item.thumbs),
+                    "judged_by": ", ".join(judges),
                 }
             )
     return pd.DataFrame(rows)
@@ -323,6 +331,8 @@ def threshold_suggestion(frame, *, metric: str = "bertscore", dim: str = "factua
     j = tpr - fpr
     best = int(j.argmax())
     threshold = float(min(thresholds[best], 1.0))
+    cells = frame.loc[sub.index, "judged_by"] if "judged_by" in frame else []
+    judges = sorted({name for cell in cells for name in str(cell).split(", ") if name})
     return {
         "metric": metric,
         "dim": dim,
@@ -330,6 +340,30 @@ def threshold_suggestion(frame, *, metric: str = "bertscore", dim: str = "factua
         "balanced_accuracy": round(float((tpr[best] + 1 - fpr[best]) / 2), 3),
         "acceptable": int(labels.sum()),
         "unacceptable": int((1 - labels).sum()),
+        "judged_by": judges,
+    }
+
+
+GATE_MIN_PER_CLASS = 10  # human-judged answers of each kind before the page offers to adopt their gate
+
+
+def bertscore_gate(suggestion: dict | None = None) -> dict:
+    """The BERTScore gate in force, what it was fitted on, and whether people's judgement can replace it."""
+    dataset = GoldenDataset.objects.filter(name="golden").first()
+    in_force = {**scoring.DEFAULT_THRESHOLDS, **(dataset.thresholds if dataset else {})}["bertscore_min"]
+    cal = bertscore.calibration()
+    adoptable = bool(
+        suggestion
+        and min(suggestion["acceptable"], suggestion["unacceptable"]) >= GATE_MIN_PER_CLASS
+        and round(suggestion["threshold"], 2) != round(in_force, 2)
+    )
+    return {
+        "in_force": in_force,
+        "scale": bertscore.scale(),
+        "calibrated": cal["gate"],
+        "fitted_on": cal["at_gate"],
+        "min_per_class": GATE_MIN_PER_CLASS,
+        "adoptable": adoptable,
     }
 
 

@@ -29,13 +29,16 @@ from evaluation import services as eval_services  # module, not names: services 
 from evaluation import tasks as evaluation_tasks  # the metrics task; tasks imports this module back
 from evaluation.annotation.rubric import DIMENSIONS, FLAGS, SCALES, AnnotationError, lock_minutes
 from evaluation.annotation.selectors import (
+    annotation_frame,
     batch_finished,
+    bertscore_gate,
     conversation_questions,
     flywheel_candidates,
     held_task,
     sample_candidates,
     session_turns,
     sources_text,
+    threshold_suggestion,
     week_bounds,
 )
 from evaluation.models import (
@@ -562,3 +565,29 @@ def items_to_training(*, batch: AnnotationBatch, item_ids: list[int], actor) -> 
             reason=f"{len(created)} conversation(s) added to the training candidates",
         )
     return created
+
+
+def gate_from_annotations(*, actor) -> dict:
+    """Adopt as the golden BERTScore gate the cut that best separates the answers people judged
+    acceptable (factual score 4 or 5) from the rest: recomputed here from the scores as they stand,
+    audited as a thresholds change naming who judged. A second click changes and records nothing."""
+    frame = annotation_frame()
+    suggestion = threshold_suggestion(frame)
+    gate = bertscore_gate(suggestion)
+    if suggestion is None:
+        raise AnnotationError("no gate to adopt: it needs human-judged answers both above and below 4 for factual")
+    if min(suggestion["acceptable"], suggestion["unacceptable"]) < gate["min_per_class"]:
+        raise AnnotationError(
+            f"not enough human judgement yet: {suggestion['acceptable']} acceptable and "
+            f"{suggestion['unacceptable']} unacceptable answers; the gate needs {gate['min_per_class']} of each"
+        )
+    threshold = round(suggestion["threshold"], 2)
+    reason = (
+        f"re-derived from {suggestion['acceptable'] + suggestion['unacceptable']} human-judged answers "
+        f"(factual ≥ 4 acceptable; judged by {', '.join(suggestion['judged_by']) or 'annotators'}); "
+        f"balanced accuracy {suggestion['balanced_accuracy']}"
+    )
+    eval_services.dataset_thresholds_update(
+        dataset=eval_services.dataset_default(), thresholds={"bertscore_min": threshold}, actor=actor, reason=reason
+    )
+    return {"threshold": threshold, "was": gate["in_force"], "reason": reason}

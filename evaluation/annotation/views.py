@@ -345,11 +345,31 @@ def training_export(request):
     return response
 
 
+@console_view(permission="evaluation.change_thresholds")
+@require_POST
+def gate_adopt(request):
+    """Adopt the BERTScore gate re-derived from human annotation (recomputed here, not taken from the form)."""
+    try:
+        done = svc.gate_from_annotations(actor=request.user)
+    except svc.AnnotationError as exc:
+        messages.error(request, str(exc))
+    else:
+        if done["threshold"] == round(done["was"], 2):
+            messages.info(request, f"The BERTScore gate is already {done['threshold']}: nothing changed.")
+        else:
+            messages.success(
+                request, f"BERTScore gate {done['was']} → {done['threshold']}; the change is in the audit log."
+            )
+    return redirect(reverse("evaluation:annotation_trends") + "#gate")
+
+
 @console_view(permission=VIEW)
 @require_GET
 def trends(request):
     frame = sel.annotation_frame()
     calibration = sel.calibration(frame)
+    suggestion = sel.threshold_suggestion(frame)
+    gate = sel.bertscore_gate(suggestion)
     return render(
         request,
         "evaluation/annotation_trends.html",
@@ -359,8 +379,9 @@ def trends(request):
             "trend_intent": charts.trend(frame, "intent"),
             "trend_release": charts.trend(frame, "release"),
             "heatmap": charts.calibration_heatmap(calibration, rubric.DIMENSIONS, sel.AUTOMATED),
-            "scatter": charts.bertscore_scatter(frame),
-            "suggestion": sel.threshold_suggestion(frame),
+            "scatter": charts.bertscore_scatter(frame, gate=gate["in_force"], suggestion=suggestion),
+            "suggestion": suggestion,
+            "gate": gate,
             "calibration": [
                 {
                     "dim": d,

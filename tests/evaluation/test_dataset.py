@@ -1,6 +1,7 @@
 import pytest
 
 from audit.models import AuditAction, AuditEntry
+from evaluation import bertscore
 from evaluation.models import DatasetVersion
 from evaluation.services import DatasetError, dataset_thresholds_update, dataset_version_create, entries_sha256
 
@@ -63,7 +64,7 @@ def test_threshold_edits_are_audited_with_before_and_after(golden_small):
     )
     assert dataset.thresholds["bertscore_min"] == 0.85
     entry = AuditEntry.objects.filter(action=AuditAction.THRESHOLDS_CHANGE).latest("sequence")
-    assert entry.before["bertscore_min"] == 0.80
+    assert entry.before["bertscore_min"] == bertscore.gate()
     assert entry.after["bertscore_min"] == 0.85
     with pytest.raises(DatasetError, match="unknown"):
         dataset_thresholds_update(dataset=dataset, thresholds={"vibes_min": 1}, actor="u", reason="x")

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from evaluation import bertscore
 from evaluation.models import EvalRun, RunStatus
 from evaluation.services import dataset_version_create, eval_run_create, eval_run_execute, scope_entries
 from tests.conftest import SMALL_GOLDEN
@@ -24,7 +25,7 @@ def test_production_passes_every_gate_and_stores_a_result_per_entry(serving, gol
     assert run.done == run.total == 8
     m = run.metrics
     assert m["intent_accuracy"] == 1.0
-    assert m["bertscore"] >= 0.80
+    assert m["bertscore"] >= bertscore.gate()
     assert m["guardrail_pass_rate"] == 1.0
     assert m["adversarial_block_rate"] == 1.0
     assert m["prohibited_answers"] == 0
@@ -79,8 +80,11 @@ def test_run_eval_exits_1_and_names_the_failing_entries(serving, golden_small, c
     failed = {g["name"] for g in report["gates"] if not g["passed"]}
     assert "format_compliance_min" in failed
     failing = {f["key"]: f["reasons"] for f in report["failing_entries"]}
-    assert any("no [n] citation" in r for r in failing["faq-001"])
-    assert set(report["metrics"]["regressed"]) >= {"faq-001", "faq-002", "faq-003"}
+    for key in ("faq-001", "faq-002", "faq-003"):
+        assert any("no [n] citation" in r for r in failing[key]), key
+    # faq-002's production answer already misses the BERTScore gate against its one-line reference,
+    # so only the other two go from passing to failing
+    assert set(report["metrics"]["regressed"]) >= {"faq-001", "faq-003"}
 
 
 def test_a_real_celery_worker_runs_an_evaluation(transactional_db, serving, golden_small):

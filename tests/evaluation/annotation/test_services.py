@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditEntry
 from chat.models import Feedback, Trace
+from evaluation import bertscore
 from evaluation.annotation import rubric
 from evaluation.annotation import selectors as sel
 from evaluation.annotation import services as svc
@@ -117,7 +118,7 @@ def test_automated_metrics_carry_thumbs_escalation_and_bertscore_against_the_sou
     assert by_intent["escalation"].thumbs is None
     assert by_intent["escalation"].escalated
     assert by_intent["faq"].bertscore is not None
-    assert by_intent["faq"].bertscore > 0.8
+    assert by_intent["faq"].bertscore > bertscore.gate()  # the answer is a slice of its source
     assert by_intent["escalation"].bertscore is None  # no source to compare with
     batch.refresh_from_db()
     assert batch.metrics_done == 2

@@ -134,3 +134,71 @@ def test_trends_and_calibration_use_the_same_responses(client, db, annotators, l
     assert "Weekly mean human score by intent" in page
     assert 'data-testid="suggestion"' in page  # random scores: both accepted and rejected answers exist
     assert "Spearman" in page
+
+
+def _judged(annotator, n_good, n_bad):
+    traces_make({"faq": n_good + n_bad})
+    batch = batch_make(size=n_good + n_bad, overlap=0)
+    items = list(batch.items.order_by("position"))
+    scores = {}
+    for i, item in enumerate(items):
+        good = i < n_good
+        item.bertscore = 0.45 + 0.01 * i if good else 0.05 + 0.01 * i
+        item.save(update_fields=["bertscore"])
+        scores[item.position] = SCORES | {"factual": "5" if good else "1"}
+    annotate_all(batch, annotator, scores)
+    return batch
+
+
+def test_people_re_derive_the_bertscore_gate_and_an_ml_engineer_adopts_it_once(client, db, annotators, lead):
+    from evaluation import bertscore
+    from evaluation.models import GoldenDataset
+    from evaluation.services import dataset_default
+    from mangaconsole.roles import Role
+    from tests.factories import make_user
+
+    dataset_default()
+    _judged(annotators[0], 12, 12)
+    suggestion = sel.threshold_suggestion(sel.annotation_frame())
+    assert suggestion["threshold"] == 0.45  # the lowest accepted score: every accepted passes, every rejected fails
+    assert suggestion["judged_by"] == ["ann0"]
+    client.force_login(lead)  # reads the page, may not change the gate
+    page = client.get("/annotate/trends/").content.decode()
+    assert f'data-testid="gate-in-force">{bertscore.gate():.2f}<' in page
+    assert "judged by rule" in page  # the calibrated gate says it was not judged by people
+    assert "judged by ann0" in page
+    assert 'data-testid="gate-adopt"' not in page
+    assert client.post("/annotate/trends/gate/").status_code == 403
+    ml = make_user("ml", Role.ML_ENGINEER)
+    client.force_login(ml)
+    assert 'data-testid="gate-adopt"' in client.get("/annotate/trends/").content.decode()
+    before = AuditEntry.objects.filter(action=AuditAction.THRESHOLDS_CHANGE).count()
+    client.post("/annotate/trends/gate/")
+    client.post("/annotate/trends/gate/")  # a double click changes and records nothing more
+    assert GoldenDataset.objects.get(name="golden").thresholds["bertscore_min"] == 0.45
+    entries = AuditEntry.objects.filter(action=AuditAction.THRESHOLDS_CHANGE)
+    assert entries.count() == before + 1
+    entry = entries.latest("sequence")
+    assert entry.actor == "ml"
+    assert entry.before["bertscore_min"] == bertscore.gate()
+    assert "24 human-judged answers" in entry.reason
+    assert "judged by ann0" in entry.reason
+    assert "already matches" in client.get("/annotate/trends/").content.decode()
+
+
+def test_too_little_human_judgement_adopts_nothing(client, db, annotators):
+    from evaluation import bertscore
+    from evaluation.models import GoldenDataset
+    from evaluation.services import dataset_default
+    from mangaconsole.roles import Role
+    from tests.factories import make_user
+
+    dataset_default()
+    _judged(annotators[0], 4, 4)
+    client.force_login(make_user("ml", Role.ML_ENGINEER))
+    page = client.get("/annotate/trends/").content.decode()
+    assert 'data-testid="gate-adopt"' not in page
+    assert "needs 10 human-judged answers of each kind" in page
+    response = client.post("/annotate/trends/gate/", follow=True)
+    assert "not enough human judgement yet: 4 acceptable and 4 unacceptable" in response.content.decode()
+    assert GoldenDataset.objects.get(name="golden").thresholds["bertscore_min"] == bertscore.gate()
