@@ -163,6 +163,22 @@ def _authors() -> tuple[str, ...]:
     return tuple(sorted({p["author"] for p in catalog if p.get("author")}, key=len, reverse=True))
 
 
+@lru_cache(maxsize=1)
+def _author_patterns() -> tuple[re.Pattern, re.Pattern, dict[str, int]]:
+    """One compiled alternation of every known author (longest first), as a name and after "by ",
+    and each author's rank: one regex search per sentence instead of one per author (the guard runs
+    on every answer, in a thread beside the event loop, so its CPU is everyone's latency)."""
+    names = "|".join(re.escape(a) for a in _authors())
+    return re.compile(rf"\b(?:{names})\b"), re.compile(rf"\bby ({names})\b"), {a: i for i, a in enumerate(_authors())}
+
+
+def _author_named(sentence: str) -> str | None:
+    """The author the sentence names; of several, the longest name (case kept: the author ONE is not "One Piece")."""
+    rx, _, rank = _author_patterns()
+    found = {m.group(0) for m in rx.finditer(sentence)}
+    return min(found, key=rank.__getitem__) if found else None
+
+
 def number_key(value: str) -> str:
     """ "9.00", "$9" and "9" are one number."""
     return f"{float(re.sub(r'[^0-9.]', '', value) or 0):g}"
@@ -187,7 +203,7 @@ def _availability(text: str) -> set[str]:
 
 def _context_author_of(context: str) -> set[str]:
     return {a.strip() for a in re.findall(r"Author:\s*([^.\n]+)", context)} | {
-        a for a in _authors() if re.search(rf"\bby {re.escape(a)}\b", context)
+        m.group(1) for m in _author_patterns()[1].finditer(context)
     }
 
 
@@ -196,17 +212,23 @@ _TITLE_END = re.compile(r"(?<!Vol)(?<!vol)(?<!No)\.\s")
 _CONDITIONAL = re.compile(r"^\W*(?:when|if|once|until|while|whenever)\b", re.I)
 
 
-def _chunk_about(sentence: str, chunks: list[str]) -> str | None:
+def _titles(chunks: list[str]) -> list[tuple[str, set[str], set[str], set[str]]]:
+    """Each chunk with its title's content words, numbers and volumes (computed once per check)."""
+    out = []
+    for chunk in chunks:
+        title = _TITLE_END.split(chunk, maxsplit=1)[0]
+        out.append((chunk, _content(title), _numbers(title), set(_VOL.findall(title))))
+    return out
+
+
+def _chunk_about(sentence: str, titles: list[tuple[str, set[str], set[str], set[str]]]) -> str | None:
     """The context chunk (one product, one page) the sentence talks about: the one whose title it
     names best, its volume number included ("Dandadan, Vol. 1", not Vol. 6; "Berserk, Vol. 2", not
     "Berserk Deluxe Edition, Vol. 2"); None when it names none."""
     words, numbers = _content(sentence), _numbers(sentence)
     volumes = set(_VOL.findall(sentence))
     best, best_key = None, None
-    for chunk in chunks:
-        title = _TITLE_END.split(chunk, maxsplit=1)[0]
-        title_words, title_numbers = _content(title), _numbers(title)
-        title_volumes = set(_VOL.findall(title))
+    for chunk, title_words, title_numbers, title_volumes in titles:
         if not title_words & words or not title_numbers <= numbers or (title_volumes and not title_volumes & volumes):
             continue
         key = (len(title_words & words) / len(title_words), len(title_numbers & numbers), len(title_words & words))
@@ -226,29 +248,28 @@ def check(answer: str, context: str, question: str = "") -> ClaimReport:
         )
     context_authors = _context_author_of(context)
     chunks = [c for c in context.split("\n") if c.strip()] or [context]
+    titles = _titles(chunks)
     with_availability = [c for c in chunks if _availability(c)]
     lone = with_availability[0] if len(with_availability) == 1 else None  # one product: every claim is about it
     subject = None
-    context_sentences = [c for c in _SENTENCES.split(_CITATION.sub(" ", context)) if c.strip()]
+    context_sentences = [(_content(c), c) for c in _SENTENCES.split(_CITATION.sub(" ", context)) if c.strip()]
     for sentence in (s.strip() for s in _SENTENCES.split(text) if s.strip()):
         negated = bool(_NEGATION.search(sentence))
-        about_author = False
-        for author in _authors():
-            if re.search(rf"\b{re.escape(author)}\b", sentence):  # case kept: the author ONE is not "One Piece"
-                denied = negated and re.search(rf"\bnot\b[^.]*\b{re.escape(author)}\b", sentence, re.I)
-                if denied:
-                    ok = author not in context_authors
-                    report.claims.append(Claim("author", sentence, ok, "" if ok else f"the context says {author}"))
-                else:
-                    ok = not context_authors or author in context_authors
-                    reason = "" if ok else f"the context's author is {', '.join(sorted(context_authors))}"
-                    report.claims.append(Claim("author", sentence, ok, reason))
-                about_author = True
-                break
+        author = _author_named(sentence)
+        about_author = author is not None
+        if author is not None:
+            denied = negated and re.search(rf"\bnot\b[^.]*\b{re.escape(author)}\b", sentence, re.I)
+            if denied:
+                ok = author not in context_authors
+                report.claims.append(Claim("author", sentence, ok, "" if ok else f"the context says {author}"))
+            else:
+                ok = not context_authors or author in context_authors
+                reason = "" if ok else f"the context's author is {', '.join(sorted(context_authors))}"
+                report.claims.append(Claim("author", sentence, ok, reason))
         stated = _availability(sentence)
         # availability is about one product: compare with the context chunk the sentence is about
         # (most shared content words), not with every product the context lists
-        named = _chunk_about(sentence, chunks)
+        named = _chunk_about(sentence, titles)
         subject = named or subject  # "it is out of stock" is about the product named before
         chunk = (named or subject or lone) if stated and not _CONDITIONAL.match(sentence) else None
         chunk_avail = _availability(chunk) if chunk else set()
@@ -274,7 +295,7 @@ def check(answer: str, context: str, question: str = "") -> ClaimReport:
             words = _content(_NEGATION.sub(" ", sentence))
             if len(words) >= 2:
                 share, closest = max(
-                    ((len(words & _content(c)) / len(words), c) for c in context_sentences), default=(0.0, "")
+                    ((len(words & cw) / len(words), c) for cw, c in context_sentences), default=(0.0, "")
                 )
                 denies = share >= 0.8 and not _NEGATION.search(closest)
                 report.claims.append(
