@@ -29,6 +29,7 @@ from functools import lru_cache
 _CITATION = re.compile(r"\[\d+\]")
 _SENTENCES = re.compile(
     r"(?<!\bVol\.)(?<!\bvol\.)(?<!\bNo\.)(?<=[.!?])\s+|\n+|;\s+|,\s+(?=(?:and\s+)?(?:it|they|this|that)\b)"
+    r"|,?\s+but\s+|:\s+(?=[A-Z])"
 )
 _ORDER_REF = re.compile(r"\b\d{3}-(?:…|\.\.\.|\d{7})-\d{4,7}\b")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\d])")
@@ -36,6 +37,75 @@ _NEGATION = re.compile(
     r"\b(?:not|never|no longer|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|cannot|can't|won't|no)\b", re.I
 )
 _WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*")
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+_UNITS += "seventeen eighteen nineteen"
+UNITS = {w: i for i, w in enumerate(_UNITS.split())}
+_TENS_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety"
+TENS = {w: 10 * (i + 2) for i, w in enumerate(_TENS_WORDS.split())}
+ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15,
+    "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
+}  # fmt: skip
+_MONTH_NAMES = "january february march april may june july august september october november december"
+MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES.split())}
+_DIGIT = "|".join(k for k in UNITS if 0 < UNITS[k] < 10)
+_TEEN = "|".join(k for k in UNITS if UNITS[k] >= 10)
+_TENS = "|".join(TENS)
+_TWO_DIGITS = rf"(?:(?:{_TENS})(?:[- ](?:{_DIGIT}))?|{_TEEN})"
+_CARD = rf"(?:{_TWO_DIGITS}|{'|'.join(UNITS)})"
+_CARD_BIG = rf"(?:(?:{_DIGIT}) hundred(?: and)?(?: {_CARD})?|{_CARD})"
+_ORD = rf"(?:(?:{_TENS})[- ](?:{'|'.join(ORDINALS)})|{'|'.join(ORDINALS)})"
+_MONTH = "|".join(MONTHS)
+_UNIT = (
+    r"(?:business |working |calendar )?(?:days?|weeks?|months?|years?|hours?|volumes?|books?|items?|dollars?|percent)"
+)
+# Only number words that state a fact are read as numbers: a price said aloud ("twelve ninety-nine"),
+# a count with its unit ("seven to ten business days", "five days"), a date ("the twenty-eighth of May,
+# 2023", "March 2027"). "One of the best" and "the first arc" stay words.
+_SPOKEN_PRICE = re.compile(rf"\b({_CARD_BIG}) ({_TWO_DIGITS})\b(?! {_UNIT})", re.I)
+_COUNT = re.compile(rf"\b({_CARD_BIG})(?=(?: to | or |-)(?:{_CARD_BIG}) {_UNIT}\b| {_UNIT}\b)", re.I)
+_RANGE_END = re.compile(rf"(?<=\d)( to | or |-)({_CARD_BIG})(?= {_UNIT}\b)", re.I)
+_ORD_DATE = re.compile(
+    rf"\b(?:the )?({_ORD}) of ({_MONTH}),? (\d{{4}})\b|\b({_MONTH}) (?:the )?({_ORD}),? (\d{{4}})\b", re.I
+)
+_MONTH_DATE = re.compile(rf"\b({_MONTH})\.?(?: (\d{{1,2}})(?:st|nd|rd|th)?,?)? (\d{{4}})\b", re.I)
+_DAY_OF_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)? of ({_MONTH}),? (\d{{4}})\b", re.I)
+
+
+def _value(words: str) -> int:
+    parts = [p for p in re.split(r"[- ]+", words.lower()) if p and p != "and"]
+    total = 0
+    for p in parts:
+        if p == "hundred":
+            total = (total or 1) * 100
+        else:
+            total += TENS.get(p, UNITS.get(p, ORDINALS.get(p, 0)))
+    return total
+
+
+def spell_numbers(text: str) -> str:
+    """Number words that state a fact as digits (see the patterns above), so "seven to ten business
+    days", "twelve ninety-nine", "the twenty-eighth of May, 2023" and "March 2027" are checked like
+    "7 to 10", "12.99", "2023-05-28" and "2027-03"; applied to the answer and the context alike."""
+    if not re.search(r"[a-z]", text, re.I):
+        return text
+
+    def ord_date(m: re.Match) -> str:
+        day, month, year = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(5), m.group(4), m.group(6))
+        return f"{year}-{MONTHS[month.lower()]:02d}-{_value(day):02d}"
+
+    text = _ORD_DATE.sub(ord_date, text)
+    text = _SPOKEN_PRICE.sub(lambda m: f"{_value(m.group(1))}.{_value(m.group(2)):02d}", text)
+    text = _COUNT.sub(lambda m: str(_value(m.group(1))), text)
+    text = _RANGE_END.sub(lambda m: f"{m.group(1)}{_value(m.group(2))}", text)
+    text = _DAY_OF_MONTH.sub(lambda m: f"{m.group(3)}-{MONTHS[m.group(2).lower()]:02d}-{int(m.group(1)):02d}", text)
+    return _MONTH_DATE.sub(
+        lambda m: f"{m.group(3)}-{MONTHS[m.group(1).lower()]:02d}" + (f"-{int(m.group(2)):02d}" if m.group(2) else ""),
+        text,
+    )
+
+
 _STOP = frozenset(
     [
         "a",
@@ -124,7 +194,9 @@ _STOP = frozenset(
     ]
 )
 AVAILABILITY = {
-    "in_stock": re.compile(r"\b(?:in stock|available now|ships? (?:now|today|within))\b", re.I),
+    "in_stock": re.compile(
+        r"\b(?:in stock|available (?:right )?now|available today|ready to ship|ships? (?:now|today|within))\b", re.I
+    ),
     "out_of_stock": re.compile(
         r"\b(?:out of stock|sold out|unavailable|not (?:currently )?(?:in stock|available))\b", re.I
     ),
@@ -160,7 +232,13 @@ def _authors() -> tuple[str, ...]:
     from pathlib import Path
 
     catalog = json.loads((Path(__file__).resolve().parents[1] / "chat/data/catalog.json").read_text())
-    return tuple(sorted({p["author"] for p in catalog if p.get("author")}, key=len, reverse=True))
+    names = {p["author"] for p in catalog if p.get("author")}
+    names |= {part for name in names for part in _co_authors(name)}  # "Aka Akasaka, Mengo Yokoyari"
+    return tuple(sorted(names, key=len, reverse=True))
+
+
+def _co_authors(name: str) -> set[str]:
+    return {part.strip() for part in re.split(r",|\band\b|&", name) if len(part.strip()) > 3}
 
 
 @lru_cache(maxsize=1)
@@ -187,14 +265,25 @@ def number_key(value: str) -> str:
 def _numbers(text: str) -> set[str]:
     """Every number the text states (prices, volumes, counts, dates, ages), normalised, a date as its
     parts; order numbers (masked or not) are the shopper's reference, not a claim."""
-    return {number_key(n) for n in _NUMBER.findall(_ORDER_REF.sub(" ", text))}
+    return {number_key(n) for n in _NUMBER.findall(spell_numbers(_ORDER_REF.sub(" ", text)))}
 
 
 def _content(text: str) -> set[str]:
     return {w.strip(".'") for w in _WORD.findall(text.lower()) if w.strip(".'") not in _STOP and len(w) > 2}
 
 
+_NOT_AVAILABILITY = re.compile(
+    r"\b(?:is ?n[o']t|are ?n[o']t|not|no longer)\s+(?:currently\s+|yet\s+|actually\s+)?(?:a\s+)?"
+    r"(?P<what>out of stock|sold out|in stock|pre-?order(?:ed)?|available)\b",
+    re.I,
+)
+_FLIP = {"out of stock": "in stock", "sold out": "in stock", "in stock": "out of stock", "available": "out of stock"}
+
+
 def _availability(text: str) -> set[str]:
+    # a negated phrase says the opposite ("isn't in stock" = out of stock, "isn't out of stock" = in
+    # stock); "not a pre-order" says nothing of the stock
+    text = _NOT_AVAILABILITY.sub(lambda m: f" {_FLIP.get(m.group('what').lower(), '')} ", text)
     found = {k for k, rx in AVAILABILITY.items() if rx.search(text)}
     if "out_of_stock" in found or "never" in found:
         found.discard("in_stock")  # "not in stock" matched both
@@ -202,9 +291,24 @@ def _availability(text: str) -> set[str]:
 
 
 def _context_author_of(context: str) -> set[str]:
-    return {a.strip() for a in re.findall(r"Author:\s*([^.\n]+)", context)} | {
+    """Every author the context names, co-authors one by one as well as together."""
+    found = {a.strip() for a in re.findall(r"Author:\s*([^.\n]+)", context)} | {
         m.group(1) for m in _author_patterns()[1].finditer(context)
     }
+    return found | {part for name in found for part in _co_authors(name)}
+
+
+def _author_denied(sentence: str, author: str) -> bool:
+    """ "not by X", "isn't an X series", "X didn't write it", "it wasn't X who drew it"."""
+    a = re.escape(author)
+    before = re.search(rf"(?:\bnot\b|n't\b|\bnever\b|\bno\b)[^.,;()]*\b{a}\b", sentence, re.I)
+    after = re.search(
+        rf"\b{a}\b[^.,;()]*?\b(?:did ?n[o']t|does ?n[o']t|never|is ?n[o']t|was ?n[o']t)\b\s*"
+        rf"(?:actually\s+)?(?:write|wrote|written|draw|drew|drawn|create|created|author|the author)",
+        sentence,
+        re.I,
+    )
+    return bool(before or after)
 
 
 _VOL = re.compile(r"\b(?:vol(?:ume)?\.?)\s*(\d+)\b", re.I)
@@ -258,7 +362,7 @@ def check(answer: str, context: str, question: str = "") -> ClaimReport:
         author = _author_named(sentence)
         about_author = author is not None
         if author is not None:
-            denied = negated and re.search(rf"\bnot\b[^.]*\b{re.escape(author)}\b", sentence, re.I)
+            denied = negated and _author_denied(sentence, author)
             if denied:
                 ok = author not in context_authors
                 report.claims.append(Claim("author", sentence, ok, "" if ok else f"the context says {author}"))

@@ -99,3 +99,61 @@ def test_the_live_guard_blocks_the_contradiction_with_the_claims_it_failed_and_p
         policy=default_policy(),
     )
     assert next(d for d in good.decisions if d.check == "faithfulness").verdict == "pass"
+
+
+INDEPENDENT = [
+    json.loads(x)
+    for x in (settings.BASE_DIR / "guardrails/data/faithfulness_independent.jsonl").read_text().splitlines()
+]
+
+
+def _pr(pairs) -> tuple[float, float]:
+    flagged = [(bool(claims.check(p["answer"], p["context"]).failed), p["label"] == "unfaithful") for p in pairs]
+    tp = sum(f and bad for f, bad in flagged)
+    fp = sum(f and not bad for f, bad in flagged)
+    fn = sum(not f and bad for f, bad in flagged)
+    return tp / (tp + fp), tp / (tp + fn)
+
+
+def test_the_independent_set_is_apart_from_the_generated_one_and_split_in_two():
+    generated = {(p["answer"], p["context"]) for p in PAIRS}
+    assert not [p for p in INDEPENDENT if (p["answer"], p["context"]) in generated]
+    assert {p["part"] for p in INDEPENDENT} == {"dev", "test"}
+    assert len(INDEPENDENT) >= 150
+
+
+def test_claim_level_figures_on_the_independent_set():
+    """Written by someone who had not seen the scorer (181 pairs). Figures (README): before any
+    change for it, test half precision 0.870, recall 0.364; after number words, co-authors, denial
+    forms and negated availability were handled on the dev half (dev 1.000 / 0.773), test half
+    0.912 / 0.564. The floors stop a regression; the gap to the generated set is the honest part."""
+    dev_p, dev_r = _pr([p for p in INDEPENDENT if p["part"] == "dev"])
+    test_p, test_r = _pr([p for p in INDEPENDENT if p["part"] == "test"])
+    assert dev_p >= 0.95
+    assert dev_r >= 0.70
+    assert test_p >= 0.85
+    assert test_r >= 0.5
+
+
+@pytest.mark.parametrize(
+    ("said", "digits"),
+    [
+        ("costs twelve ninety-nine", "costs 12.99"),
+        ("is two hundred nineteen ninety-nine", "is 219.99"),
+        ("within seven to ten business days", "within 7 to 10 business days"),
+        ("released on the twenty-eighth of May, 2023", "released on 2023-05-28"),
+        ("comes out in March 2027", "comes out in 2027-03"),
+        ("one of the best, and the first arc", "one of the best, and the first arc"),
+    ],
+)
+def test_number_words_that_state_a_fact_are_checked_as_numbers(said, digits):
+    assert claims.spell_numbers(said) == digits
+
+
+def test_denials_and_negated_availability_in_their_other_forms():
+    context = ISSUE_CONTEXT
+    assert claims.check("Berserk isn't a Kentaro Miura series.", context).failed
+    assert claims.check("Berserk, Vol. 1 (no, Kentaro Miura didn't write it) is $14.99.", context).failed
+    assert not claims.check("It isn't out of stock! Berserk, Vol. 1 is in stock at $14.99.", context).failed
+    assert claims.check("Sorry, Berserk, Vol. 1 isn't in stock at the moment.", context).failed
+    assert not claims.check("It's not a pre-order: Berserk, Vol. 1 is in stock now.", context).failed

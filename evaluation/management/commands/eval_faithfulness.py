@@ -84,17 +84,25 @@ class Command(BaseCommand):
         parser.add_argument("--pairs", default=DEFAULT_PAIRS, help="A JSONL file of answer, context, label (, kind)")
         parser.add_argument("--release", help="Judge with this release's generator (a number or 'production')")
         parser.add_argument("--judge-config", help='A provider config as JSON, e.g. {"provider": "bedrock", ...}')
+        parser.add_argument(
+            "--part", choices=["dev", "test"], help="Only the pairs of this part (a set whose rows carry a part)"
+        )
 
-    def handle(self, *args, pairs, release, judge_config, **options):
+    def handle(self, *args, pairs, release, judge_config, part, **options):
         path = Path(pairs)
         path = path if path.is_absolute() else Path(settings.BASE_DIR) / path
         rows = load_pairs(path)
+        if part:
+            rows = [r for r in rows if r.get("part") == part]
+            if not rows:
+                raise CommandError(f"{path.name} has no pairs of part {part!r}")
         out = self.stdout.write
         labels = Counter(r["label"] for r in rows)
         out(f"{path.name}: {len(rows)} pairs ({labels['unfaithful']} unfaithful, {labels['faithful']} faithful)")
         result = {
             "pairs": len(rows),
             "file": path.name,
+            "part": part or "all",
             "overlap": figures(rows, [(faithfulness(r["answer"], r["context"]) or 1.0) < 0.5 for r in rows]),
             "claims": figures(rows, [bool(claims.check(r["answer"], r["context"]).failed) for r in rows]),
         }
