@@ -355,10 +355,10 @@ def gate_adopt(request):
         messages.error(request, str(exc))
     else:
         if done["threshold"] == round(done["was"], 2):
-            messages.info(request, f"The BERTScore gate is already {done['threshold']}: nothing changed.")
+            messages.info(request, f"The BERTScore gate is already {done['threshold']:.2f}: nothing changed.")
         else:
             messages.success(
-                request, f"BERTScore gate {done['was']} → {done['threshold']}; the change is in the audit log."
+                request, f"BERTScore gate {done['was']:.2f} → {done['threshold']:.2f}; the change is in the audit log."
             )
     return redirect(reverse("evaluation:annotation_trends") + "#gate")
 

@@ -148,3 +148,52 @@ def test_two_annotators_score_an_overlapping_batch_by_keyboard_and_the_lead_sees
     assert item.trace.user_text == entry.query
     for ctx in (ctx_a, ctx_b, ctx_q):
         ctx.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ml_engineer_adopts_the_bertscore_gate_people_re_derived(browser, live_server, settings):
+    """Issue 18 item 4 in Chromium: the Trends page shows the gate in force on its own scale, who
+    judged what it was fitted on, the gate annotators' scores suggest, and adopting it is one click."""
+    from django.contrib.auth import get_user_model
+
+    from evaluation import bertscore
+    from evaluation.annotation.rubric import SCALES
+    from evaluation.models import GoldenDataset
+    from evaluation.services import dataset_default
+
+    settings.ANNOTATION_METRICS_INLINE = True
+    demo_users_ensure(password=PASSWORD)
+    dataset_default()
+    traces_make({"faq": 24})
+    batch = svc.batch_create(
+        actor="system:test", start=WEEK, end=WEEK + timedelta(days=7), size=24, overlap_share=0, seed=3
+    )
+    items = list(batch.items.order_by("position"))
+    for i, item in enumerate(items):
+        AnnotationItem.objects.filter(pk=item.pk).update(bertscore=(0.5 + 0.01 * i) if i < 12 else (0.1 + 0.01 * i))
+    annotator = get_user_model().objects.get(username="annotator")
+    while (task := svc.task_next(annotator)) is not None:
+        position = AnnotationItem.objects.get(pk=task.item_id).position
+        scores = dict.fromkeys(SCALES, "4") | {"factual": "5" if position <= 12 else "1", "purchase": "no"}
+        svc.task_submit(annotator, task.pk, scores)
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    log_in(page, "mleng", PASSWORD)
+    page.wait_for_url("**/home/**")
+    page.goto("/annotate/trends/")
+    gate = page.get_by_test_id("gate")
+    expect(page.get_by_test_id("gate-in-force")).to_have_text(f"{bertscore.gate():.2f}")
+    expect(gate).to_contain_text("rescaled")
+    expect(gate).to_contain_text("judged by rule")
+    expect(page.get_by_test_id("suggestion")).to_contain_text("judged by annotator")
+    expect(gate.locator(".plotly-chart .main-svg").first).to_be_visible()  # drawn by Plotly
+    gate.screenshot(path=str(settings.VAR_DIR / "screens-gate-before.png"))
+    page.get_by_test_id("gate-adopt").click()
+    expect(page.get_by_role("heading", name="BERTScore gate")).to_be_visible()
+    expect(page.locator("body")).to_contain_text(f"BERTScore gate {bertscore.gate():.2f} → 0.50")
+    expect(page.get_by_test_id("gate-in-force")).to_have_text("0.50")
+    expect(page.locator("body")).to_contain_text("the change is in the audit log")
+    assert GoldenDataset.objects.get(name="golden").thresholds["bertscore_min"] == 0.5
+    gate.screenshot(path=str(settings.VAR_DIR / "screens-gate-after.png"))
+    context.close()
