@@ -32,7 +32,11 @@ def metric_trends(runs) -> str:
     for y, label in ((0.9, "intent ≥ 90%"), (gate, f"BERTScore ≥ {gate:.2f}"), (0.95, "guardrails, format ≥ 95%")):
         fig.add_hline(y=y, line_dash="dot", line_color="#9e9e9e", annotation_text=label, annotation_position="right")
     fig.update_layout(
-        height=360, margin={"t": 40, "b": 60, "r": 140}, title="Metrics across evaluation runs", yaxis_range=[0, 1.05]
+        height=400,
+        margin={"t": 40, "b": 60, "r": 150},
+        title="Metrics across evaluation runs",
+        yaxis_range=[0, 1.05],
+        legend={"orientation": "h", "y": -0.22},  # the gate labels hold the right margin
     )
     fig.update_xaxes(type="category")
     return _html(fig)
