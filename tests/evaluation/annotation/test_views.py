@@ -202,3 +202,13 @@ def test_too_little_human_judgement_adopts_nothing(client, db, annotators):
     response = client.post("/annotate/trends/gate/", follow=True)
     assert "not enough human judgement yet: 4 acceptable and 4 unacceptable" in response.content.decode()
     assert GoldenDataset.objects.get(name="golden").thresholds["bertscore_min"] == bertscore.gate()
+
+
+def test_the_gate_card_shows_before_anyone_has_scored(client, db, lead):
+    from evaluation import bertscore
+
+    client.force_login(lead)
+    page = client.get("/annotate/trends/").content.decode()
+    assert "No item is scored yet" in page
+    assert f'data-testid="gate-in-force">{bertscore.gate():.2f}<' in page
+    assert "needs answers both above and below 4" in page
