@@ -88,6 +88,7 @@ ACCESS = {
     "evaluation:batch_training": ("write", {QL, AD}),
     "evaluation:item_adjudicate": ("write", {QL, AD}),
     "evaluation:annotation_trends": ("read", BATCH_READERS),
+    "evaluation:gate_adopt": ("write", {ML, AD}),
     "evaluation:training_export": ("read", BATCH_READERS),
     # releases: on-call rolls back and flips switches; ML and on-call deploy, approve, run canaries
     "registry:production": ("read", RELEASE_READERS),
