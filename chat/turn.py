@@ -29,7 +29,7 @@ from finops.services import token_cost
 from guardrails.checks import Decision, pre_checks
 from guardrails.policy import policy_without
 from guardrails.runtime import GuardOutcome, blocked_outcome, guard_answer
-from guardrails.streaming import StreamGuard, published_shapes
+from guardrails.streaming import StreamFacts, StreamGuard, published_shapes, stream_facts
 from registry.selectors import flags_current
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class PreparedTurn:
     guard_decisions: list[Decision] = field(default_factory=list)
     generator_config: dict | None = None  # the release's, unless a caller overrides it
     safe_mode: bool = False  # the global kill switch was on: a safe template, nothing else
+    facts: StreamFacts | None = None  # what the streamed prices, ASINs and links are held to
 
 
 def _span(spans: list, name: str, t0: float, start: float, end: float, **fields) -> None:
@@ -278,6 +279,8 @@ def complete_turn(
         component_version=turn.prompt.version,
     )
     turn.stream = stream_with_fallback(turn.prompt, turn.hits, config=generator_config or ctx.generator_config)
+    # read here, in the worker thread: the catalog facts may need a query, the stream runs in the event loop
+    turn.facts = stream_facts(turn.hits, ctx.policy)
     turn.generator_config = generator_config or ctx.generator_config
     return turn
 
@@ -310,7 +313,8 @@ def stream_guard(turn: PreparedTurn) -> StreamGuard | None:
     if turn.blocked is not None or turn.safe_mode:
         return None
     allow = published_shapes(" ".join(h.text for h in turn.hits)) if turn.hits else frozenset()
-    return StreamGuard(turn.ctx.policy, allow=allow)
+    # prices, ASINs and links are held until checked, so no fabricated one reaches the shopper (issue 19)
+    return StreamGuard(turn.ctx.policy, allow=allow, facts=turn.facts)
 
 
 def guard_turn(

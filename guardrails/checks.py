@@ -216,6 +216,20 @@ def faithfulness(answer: str, context: str, question: str = "", *, min_content_w
     return None if total == 0 else supported / total
 
 
+def allowed_prices(answer_lower: str, hits: list, facts) -> set[Decimal]:
+    """The prices an answer may state: those in the retrieved context, the catalog prices of the
+    products retrieved, and of every catalog title the (lower-cased) answer names."""
+    allowed: set[Decimal] = set()
+    context_text = " ".join(getattr(h, "text", "") for h in hits)
+    allowed |= {_money(m) for m in _PRICE.findall(context_text)} - {None}
+    for h in hits:
+        allowed |= facts.prices.get(getattr(h, "key", "").removeprefix("catalog:"), frozenset())
+    for title, asin in facts.titles:
+        if title in answer_lower:
+            allowed |= facts.prices.get(asin, frozenset())
+    return allowed
+
+
 def post_checks(answer: str, *, hits: list, question: str, policy: Policy) -> PostResult:
     decisions: list[Decision] = []
     stage = "post"
@@ -239,14 +253,7 @@ def post_checks(answer: str, *, hits: list, question: str, policy: Policy) -> Po
             amounts = {_money(m) for m in _PRICE.findall(answer)} - {None}
             if not amounts:
                 return "pass", {"mentioned": 0}, None
-            allowed: set[Decimal] = set()
-            context_text = " ".join(getattr(h, "text", "") for h in hits)
-            allowed |= {_money(m) for m in _PRICE.findall(context_text)} - {None}
-            for h in hits:
-                allowed |= facts.prices.get(getattr(h, "key", "").removeprefix("catalog:"), frozenset())
-            for title, asin in facts.titles:
-                if title in lower:
-                    allowed |= facts.prices.get(asin, frozenset())
+            allowed = allowed_prices(lower, hits, facts)
             fabricated = sorted(str(a) for a in amounts - allowed)
             return ("block" if fabricated else "pass", {"mentioned": len(amounts), "fabricated": fabricated}, None)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from guardrails.checks import Decision, post_checks
 from guardrails.policy import Policy
-from guardrails.streaming import StreamGuard
+from guardrails.streaming import FACT_PATTERNS, StreamGuard
 
 # Failures a stricter generation can fix; the others (toxicity, competitors) may be fixed too, so
 # every blocking failure gets one regeneration when the caller can regenerate.
@@ -45,9 +45,13 @@ def guard_answer(
     regenerate: Callable[[], str] | None = None,
 ) -> GuardOutcome:
     decisions: list[Decision] = []
+    held_fact = None  # a fabricated price or ASIN the stream held back: the post checks decide below
     if stream_guard is not None:
         decisions.append(stream_guard.decision())
-        if stream_guard.violation is not None:
+        pattern = stream_guard.violation.detail.get("pattern", "") if stream_guard.violation is not None else ""
+        if pattern in FACT_PATTERNS:
+            held_fact = pattern
+        elif stream_guard.violation is not None:
             # the full checks still run on what was assembled, for the record
             decisions += post_checks(streamed, hits=hits, question=question, policy=policy).decisions
             reason = f"stream_filter:{stream_guard.violation.detail.get('pattern', '')}"
@@ -55,6 +59,8 @@ def guard_answer(
 
     post = post_checks(streamed, hits=hits, question=question, policy=policy)
     decisions += post.decisions
+    if not post.violations and held_fact:  # the two checks disagree: what was cut is not sent
+        return GuardOutcome(policy.fallback("stream"), "replaced", f"stream_filter:{held_fact}", decisions, True)
     if not post.violations:
         modified = [d.check for d in post.decisions if d.verdict == "modify"]
         changed = post.text != streamed

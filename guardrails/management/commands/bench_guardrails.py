@@ -29,7 +29,7 @@ from guardrails import catalog as guard_catalog
 from guardrails import injection, pii
 from guardrails.checks import post_checks, pre_checks
 from guardrails.policy import DEFAULT_POLICY, Policy
-from guardrails.streaming import StreamGuard
+from guardrails.streaming import StreamGuard, stream_facts
 
 
 def _pct(values) -> dict:
@@ -173,7 +173,7 @@ class Command(BaseCommand):
         middle = time.perf_counter()
         post = post_checks(answer, hits=hits, question=pre.text, policy=policy)
         ended = time.perf_counter()
-        guard = StreamGuard(policy)
+        guard = StreamGuard(policy, facts=stream_facts(hits, policy))  # prices, ASINs, links held as live
         chunks = []
         for piece in tokenise_for_stream(answer):
             a = time.perf_counter()
