@@ -11,7 +11,6 @@ Nothing is stored: the turns run with ``record=False``.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections import defaultdict
@@ -21,19 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from chat.turn import SessionState, run_turn
+from mangaconsole.lib.jsonl import jsonl_rows
 
 DATA = Path(__file__).resolve().parent.parent / "guardrails" / "data"  # the suite's cases live with the guardrails
 
 
 def load_cases(path: Path) -> list[dict]:
     cases = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            case = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{lineno}: not JSON ({exc})") from exc
+    for lineno, case in jsonl_rows(path):
         if not isinstance(case, dict) or not isinstance(case.get("text"), str) or not case.get("id"):
             raise ValueError(f"{path}:{lineno}: a case needs an 'id' and a 'text'")
         cases.append(case)

@@ -23,6 +23,7 @@ from evaluation import judge as llm_judge
 from evaluation.management.commands.run_eval import release_resolve
 from guardrails import claims
 from guardrails.checks import faithfulness
+from mangaconsole.lib.jsonl import jsonl_rows
 
 DEFAULT_PAIRS = "guardrails/data/faithfulness_pairs.jsonl"
 
@@ -31,17 +32,14 @@ def load_pairs(path: Path) -> list[dict]:
     if not path.exists():
         raise CommandError(f"{path}: no such file")
     rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"{path}:{n}: not JSON ({exc.msg})") from exc
-        missing = {"answer", "context", "label"} - set(row)
-        if missing or row.get("label") not in ("faithful", "unfaithful"):
-            raise CommandError(f"{path}:{n}: needs answer, context and a label of faithful or unfaithful")
-        rows.append(row)
+    try:
+        for n, row in jsonl_rows(path):
+            missing = {"answer", "context", "label"} - set(row) if isinstance(row, dict) else {"an object"}
+            if missing or row.get("label") not in ("faithful", "unfaithful"):
+                raise CommandError(f"{path}:{n}: needs answer, context and a label of faithful or unfaithful")
+            rows.append(row)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
     if not rows:
         raise CommandError(f"{path}: no pairs")
     return rows
