@@ -8,6 +8,8 @@ class ChatConfig(AppConfig):
     name = "chat"
 
     def ready(self):
+        from chat import entities
         from chat.models import Product  # models load only once the app registry is ready
 
         catalog.source_register(lambda: Product.objects.values_list("asin", "title", "price", "list_price"))
+        entities.source_register(lambda: Product.objects.values_list("series", "author").distinct())

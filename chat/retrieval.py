@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chat.embeddings import embed_query, from_bytes
-from chat.models import IngestRun, KnowledgeChunk
+from chat.models import IngestRun, KnowledgeChunk, Product
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -67,6 +67,10 @@ DEFAULT_RERANKER = {
     "w_source": 0.15,
     "min_score": 0.45,
     "candidates": 30,
+    # catalog entity linking (chat.entities): the named series, its volume, its edition
+    "w_series": 1.0,
+    "w_volume": 0.5,
+    "w_format": 0.1,
 }
 # Which sources an intent's answer usually comes from (the rerank's source prior).
 INTENT_SOURCES = {
@@ -116,6 +120,11 @@ class Index:
     title_tokens: list[frozenset]
     matrix: np.ndarray
     bm25: object
+    # per row, for catalog chunks: the product's series, volume and format (None for FAQ and policy)
+    series: list[str | None] = field(default_factory=list)
+    volumes: list[int | None] = field(default_factory=list)
+    formats: list[str | None] = field(default_factory=list)
+    rows_of_series: dict[str, list[int]] = field(default_factory=dict)
     built_at: float = field(default_factory=time.monotonic)
 
 
@@ -141,6 +150,15 @@ def _build(embedder_version: str, generation: int) -> Index:
     ids = [r[0] for r in rows]
     matrix = np.vstack([from_bytes(r[5]) for r in rows]) if rows else np.zeros((0, 384), dtype=np.float32)
     corpus = [tokenize(f"{r[3]} {r[4]}") for r in rows]
+    products = {a: (s, v, f) for a, s, v, f in Product.objects.values_list("asin", "series", "volume", "format")}
+    facts = [
+        products.get(r[1].removeprefix("catalog:"), (None, None, None)) if r[2] == "catalog" else (None,) * 3
+        for r in rows
+    ]
+    rows_of_series: dict[str, list[int]] = {}
+    for i, (series, _, _) in enumerate(facts):
+        if series is not None:
+            rows_of_series.setdefault(series, []).append(i)
     return Index(
         generation=generation,
         ids=ids,
@@ -151,6 +169,10 @@ def _build(embedder_version: str, generation: int) -> Index:
         title_tokens=[frozenset(tokenize(r[3])) for r in rows],
         matrix=matrix,
         bm25=BM25Okapi(corpus) if corpus else None,
+        series=[f[0] for f in facts],
+        volumes=[f[1] for f in facts],
+        formats=[f[2] for f in facts],
+        rows_of_series=rows_of_series,
     )
 
 
@@ -174,8 +196,12 @@ def reset_index() -> None:
         _index, _checked_at = None, 0.0
 
 
-def candidates(index: Index, query: str, query_vector: np.ndarray, n: int) -> dict[int, tuple[float, float, float]]:
-    """{row: (rrf, cosine, bm25_normalised)} for the fused top-N of both retrievers."""
+def candidates(
+    index: Index, query: str, query_vector: np.ndarray, n: int, *, series: tuple[str, ...] = ()
+) -> dict[int, tuple[float, float, float]]:
+    """{row: (rrf, cosine, bm25_normalised)} for the fused top-N of both retrievers, plus every row of
+    the ``series`` the message names (so "the first volume of Frieren" can reach Vol. 1 even when
+    the embedding ranks fourteen other volumes above it)."""
     if not index.ids:
         return {}
     cosine = index.matrix @ query_vector
@@ -193,12 +219,21 @@ def candidates(index: Index, query: str, query_vector: np.ndarray, n: int) -> di
     for ranking in (list(dense_top), keyword_top):
         for rank, row in enumerate(ranking):
             fused[int(row)] = fused.get(int(row), 0.0) + 1.0 / (60 + rank + 1)
+    for name in series:
+        for row in index.rows_of_series.get(name, ()):
+            fused.setdefault(row, 0.0)
     return {row: (rrf, float(cosine[row]), float(bm25_norm[row])) for row, rrf in fused.items()}
 
 
-def rerank(index: Index, query: str, cands: dict, *, intent: str | None, config: dict) -> list[Hit]:
+def rerank(index: Index, query: str, cands: dict, *, intent: str | None, config: dict, entities=None) -> list[Hit]:
+    """Scores the candidates. ``entities`` (chat.entities.Entities, strong links only): rows of a
+    named series gain ``w_series``, of the named volume ``w_volume`` more, of the named edition
+    ``w_format``."""
     query_tokens = frozenset(tokenize(query))
     preferred = INTENT_SOURCES.get(intent or "", ())
+    named = frozenset(entities.series) if entities is not None else frozenset()
+    volume = entities.volume if entities is not None else None
+    fmt = entities.format if entities is not None else None
     hits = []
     for row, (_rrf, cos, bm) in cands.items():
         title_tokens = index.title_tokens[row]
@@ -210,6 +245,12 @@ def rerank(index: Index, query: str, cands: dict, *, intent: str | None, config:
             + config["w_match"] * match
             + config["w_source"] * source_bonus
         )
+        if named and index.series and index.series[row] in named:
+            score += config["w_series"]
+            if volume is not None and index.volumes[row] == volume:
+                score += config["w_volume"]
+            if fmt is not None and index.formats[row] == fmt:
+                score += config["w_format"]
         hits.append(
             Hit(
                 index.ids[row], index.keys[row], index.sources[row], index.titles[row], index.texts[row], score, cos, bm
@@ -251,12 +292,16 @@ def retrieve(
     query_vector=None,
     exclude_titles: tuple[str, ...] = (),
     distinct_series: bool = False,
+    entities=None,
 ) -> list[Hit]:
     """Top-k hits (one per document) for ``query``, or [] when nothing is relevant enough.
 
     ``exclude_titles``: lower-case title prefixes to leave out ("something similar to Attack on
     Titan" wants other series than the one it names). ``distinct_series``: one volume per series
     (recommendations: three series, not three volumes of one).
+
+    ``entities``: the catalog entities the message names (chat.entities); their rows join the
+    candidates and gain the series, volume and edition bonuses.
 
     ``query_vector`` skips embedding when the caller already has it (batched embedding).
     ``timings`` (if given) receives embed_ms, retrieve_ms and rerank_ms for the trace spans.
@@ -266,9 +311,11 @@ def retrieve(
     vector = embed_query(query) if query_vector is None else query_vector
     t1 = time.perf_counter()
     index = get_index(embedder_version)
-    cands = candidates(index, query, vector, int(cfg["candidates"]))
+    named = tuple(entities.series) if entities is not None else ()
+    cands = candidates(index, query, vector, int(cfg["candidates"]), series=named)
     t2 = time.perf_counter()
-    ranked = rerank(index, query, cands, intent=intent, config=cfg)
+    ranked = rerank(index, query, cands, intent=intent, config=cfg, entities=entities)
+    named_ids = {index.ids[row] for name in named for row in index.rows_of_series.get(name, ())}
     seen, top = set(), []
     for hit in ranked:
         if hit.key in seen or (exclude_titles and hit.title.lower().startswith(exclude_titles)):
@@ -280,7 +327,12 @@ def retrieve(
         top.append(hit)
         if len(top) == k:
             break
-    if top and top[0].score < cfg["min_score"]:
+    if named and not any(index.series and h.chunk_id in named_ids for h in top):
+        # a named series always has a seat: "csm manga price" read as a FAQ still cites Chainsaw Man
+        best = next((h for h in ranked if h.chunk_id in named_ids and h.key not in {t.key for t in top}), None)
+        if best is not None:
+            top = (top[: k - 1] + [best]) if len(top) >= k else [*top, best]
+    if top and max(h.score for h in top) < cfg["min_score"]:
         top = []
     t3 = time.perf_counter()
     if timings is not None:

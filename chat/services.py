@@ -13,6 +13,7 @@ from django.db import transaction
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from chat import entities
 from chat.models import Article, Product
 
 _PRODUCT_FIELDS = {
@@ -112,6 +113,7 @@ def catalog_load(*, path: Path, actor: str = "system:seed_demo") -> LoadReport:
             Product.objects.bulk_update(to_update, fields=[f for f in _PRODUCT_FIELDS if f != "asin"], batch_size=500)
         report.created, report.updated = len(to_create), len(to_update)
         if to_create or to_update:
+            transaction.on_commit(entities.reset)  # new series and authors: the gazetteer rebuilds
             audit_record(
                 actor=actor,
                 action=AuditAction.CATALOG_LOAD,

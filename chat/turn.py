@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from chat import entities as entity_linking
 from chat import intent as intent_model
 from chat.embeddings import embed_query
 from chat.generation import GenerationError, Prompt, Usage, count_tokens, stream_with_fallback, tokenise_for_stream
@@ -34,6 +35,9 @@ from registry.selectors import flags_current
 
 log = logging.getLogger(__name__)
 NEEDS_RETRIEVAL = {"recommendation", "product_question", "faq", "order_tracking", "return_request", "promotion"}
+# The intents a named catalog entity lifts to a product question (chat.entities): the two that would
+# throw the catalog away. Returns, escalations and the rest keep the model's intent (seed 004 US-02).
+LIFTED_BY_ENTITY = frozenset({"out_of_scope", "chitchat"})
 
 
 # What the bot says while the global kill switch is on (S29): fixed text, no model, no retrieval.
@@ -81,6 +85,7 @@ class PreparedTurn:
     generator_config: dict | None = None  # the release's, unless a caller overrides it
     safe_mode: bool = False  # the global kill switch was on: a safe template, nothing else
     facts: StreamFacts | None = None  # what the streamed prices, ASINs and links are held to
+    entities: entity_linking.Entities | None = None  # the catalog series, volume and edition it names
 
 
 def _span(spans: list, name: str, t0: float, start: float, end: float, **fields) -> None:
@@ -148,8 +153,18 @@ def classify_turn(
     )
 
     a = time.perf_counter()
+    gaz = entity_linking.gazetteer()
+    linked = entity_linking.link(text, gaz)
+    _span(spans, "entities", t0, a, time.perf_counter(), outputs=linked.as_dict(), component_version=gaz.version)
+
+    a = time.perf_counter()
     model = intent_model.load(*ctx.intent_artifact)
     intent, confidence = intent_model.predict(model, text)
+    outputs = {"intent": intent, "confidence": round(confidence, 4)}
+    if linked.strong and intent in LIFTED_BY_ENTITY:
+        # "tell me about Chainsaw Man volume 1" is a product question whatever the model read
+        outputs.update(intent="product_question", model_intent=intent, rule="catalog_entity")
+        intent = "product_question"
     _span(
         spans,
         "intent",
@@ -157,7 +172,7 @@ def classify_turn(
         a,
         time.perf_counter(),
         inputs={"text": text},
-        outputs={"intent": intent, "confidence": round(confidence, 4)},
+        outputs=outputs,
         component_version=ctx.versions.get("intent_classifier", ""),
     )
     prompt = Prompt(
@@ -187,6 +202,7 @@ def classify_turn(
         spans,
     )
     turn.safe_mode = flags["kill_switch"]
+    turn.entities = linked if linked.strong else None
     # Over the budget a catalog or policy question still gets its top source (k=1, no history), from the
     # local responder, which costs no tokens: the budget bounds the conversation's spend, not its use.
     turn.needs_retrieval = (
@@ -228,6 +244,11 @@ def complete_turn(
         genres = similar_genres(exclude)
         if genres:
             query, query_vector = f"{' '.join(genres)} manga", None
+    named = turn.entities
+    if named is not None and exclude:
+        # "something like Attack on Titan" names a series to go beyond, not one to boost
+        kept = tuple(s for s in named.series if not s.lower().startswith(exclude))
+        named = replace(named, series=kept) if kept else None
     if turn.needs_retrieval:
         a = time.perf_counter()
         if query_vector is None:
@@ -254,6 +275,7 @@ def complete_turn(
             query_vector=query_vector,
             exclude_titles=exclude,
             distinct_series=turn.intent == "recommendation",
+            entities=named,
         )
         retrieve_end = a + timings["retrieve_ms"] / 1000
         _span(spans, "retrieve", t0, a, retrieve_end, outputs={"candidates": timings["candidates"]})

@@ -153,10 +153,16 @@ def serving(db, settings, intent_artifact, guard_artifact, kb_dir):
 
     prompts_seed(actor="system:test")
     release = production_bootstrap(actor="system:test")
+    from chat.services import catalog_load
+
+    catalog_load(path=kb_dir / "catalog.json", actor="system:test")  # the products the gazetteer links
     run = kb_ingest(embedder_version="embedder:v1", root=kb_dir)
     _serving_cache.clear()
     reset_index()
     guard_catalog.reset()
+    from chat import entities
+
+    entities.reset()
     from django.core.cache import cache
 
     cache.clear()

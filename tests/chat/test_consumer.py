@@ -73,7 +73,7 @@ def test_a_turn_streams_tokens_then_done_and_stores_its_trace(serving):
     assert trace.versions["embedder"] == "embedder:v1"
     spans = list(Span.objects.filter(trace=trace).values_list("name", flat=True))
     stages = [s for s in spans if not s.startswith("guardrail:")]
-    assert stages == ["budget", "intent", "embed", "retrieve", "rerank", "prompt_assembly", "generate"]
+    assert stages == ["budget", "entities", "intent", "embed", "retrieve", "rerank", "prompt_assembly", "generate"]
     # every guardrail decision is a span: pre checks before the intent, stream and post after generation
     guards = [s.removeprefix("guardrail:") for s in spans if s.startswith("guardrail:")]
     assert guards[:5] == ["input_length", "pii_input", "injection_rules", "injection_classifier", "input_toxicity"]
@@ -342,3 +342,20 @@ def test_an_unknown_provider_in_the_release_is_reported_not_crashed(serving):
     error, pong = chat(script)
     assert error["code"] == "provider_unknown"
     assert pong == {"type": "pong"}
+
+
+def test_a_named_series_is_answered_over_the_websocket_with_its_volume_first(serving):
+    """Issue 19: "tell me about Chainsaw Man volume 1" was refused as out of scope."""
+
+    async def script(ws):
+        await ws.receive_json_from()
+        return await ask(ws, "tell me about Chainsaw Man volume 1"), await ask(ws, "do u sell one piece")
+
+    (text, done), (_, done2) = chat(script)
+    assert done["intent"] not in {"out_of_scope", "chitchat"}
+    assert done["citations"][0]["title"] == "Chainsaw Man, Vol. 1"
+    assert "Chainsaw Man" in text
+    assert any(c["title"].startswith("One Piece") for c in done2["citations"])
+    entities = Span.objects.get(trace_id=done["trace_id"], name="entities").outputs
+    assert entities["series"] == ["Chainsaw Man"]
+    assert entities["volume"] == 1
