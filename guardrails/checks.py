@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from guardrails import claims, injection, pii
+from guardrails import claims, injection, pii, toxicity
 from guardrails.catalog import catalog_facts
 from guardrails.policy import Policy
 
@@ -141,7 +141,11 @@ def pre_checks(text: str, policy: Policy) -> PreResult:
 
         def _toxicity():
             found = find_terms(text, policy.config.get("toxicity_terms", []))
-            return ("block", {"terms": found}, None) if found else ("pass", {}, None)
+            if found:  # explicit threats: a rule in front of the model
+                return "block", {"terms": found}, None
+            threshold = float(policy.check("input_toxicity").get("threshold", toxicity.DEFAULT_THRESHOLD))
+            p = toxicity.probability(text, toxicity.allow_list(policy.config))
+            return ("block" if p >= threshold else "pass"), {"threshold": threshold, "model": "alt-profanity-check"}, p
 
         decisions.append(_timed(stage, "input_toxicity", _toxicity))
 
@@ -291,7 +295,11 @@ def post_checks(answer: str, *, hits: list, question: str, policy: Policy) -> Po
 
         def _toxicity():
             found = find_terms(answer, policy.config.get("toxicity_terms", []) + policy.config.get("profanity", []))
-            return ("block", {"terms": found}, None) if found else ("pass", {}, None)
+            if found:
+                return "block", {"terms": found}, None
+            threshold = float(policy.check("output_toxicity").get("threshold", toxicity.DEFAULT_THRESHOLD))
+            p = toxicity.probability(answer, toxicity.allow_list(policy.config))
+            return ("block" if p >= threshold else "pass"), {"threshold": threshold, "model": "alt-profanity-check"}, p
 
         decisions.append(_timed(stage, "output_toxicity", _toxicity))
 

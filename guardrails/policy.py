@@ -21,7 +21,8 @@ DEFAULT_POLICY: dict = {
         "input_length": {"enabled": True, "max_chars": 2000},
         "injection_rules": {"enabled": True},
         "injection_classifier": {"enabled": True, "threshold": 0.7},
-        "input_toxicity": {"enabled": True},
+        # alt-profanity-check's model (guardrails/toxicity.py); threshold chosen on toxicity_dev.jsonl
+        "input_toxicity": {"enabled": True, "threshold": 0.9},
         # post-generation
         "asin": {"enabled": True},
         "price": {"enabled": True},
@@ -41,7 +42,7 @@ DEFAULT_POLICY: dict = {
             # presidio's PhoneRecognizer runs one libphonenumber matcher per region: two keep it near 1 ms
             "phone_regions": ["US", "GB"],
         },
-        "output_toxicity": {"enabled": True},
+        "output_toxicity": {"enabled": True, "threshold": 0.9},
         "competitor": {"enabled": True},
         "faithfulness": {"enabled": True, "threshold": 0.5, "min_content_words": 4},
         # per streamed chunk
@@ -58,6 +59,34 @@ DEFAULT_POLICY: dict = {
         "shoot up",
         "rape",
         "nazi scum",
+    ],
+    # Manga vocabulary the toxicity model never reads (masked first), beside the catalog's own series.
+    "toxicity_allow": [
+        "hell's paradise",
+        "jigokuraku",
+        "kill la kill",
+        "goblin slayer",
+        "hellsing",
+        "devilman",
+        "devilman crybaby",
+        "assassination classroom",
+        "highschool of the dead",
+        "the promised neverland",
+        "chainsaw man",
+        "demon slayer",
+        "attack on titan",
+        "death note",
+        "tokyo ghoul",
+        "berserk",
+        "akame ga kill",
+        "hunter x hunter",
+        "fire punch",
+        "parasyte",
+        "junji ito",
+        "uzumaki",
+        "ghoul",
+        "titan",
+        "shinigami",
     ],
     "profanity": ["fuck", "fucking", "shit", "bitch", "bastard", "asshole", "cunt", "dickhead", "motherfucker"],
     "competitors": [
@@ -149,13 +178,17 @@ def validate_policy(config: dict) -> list[str]:
             problems.append(f"Unknown check {name!r}; known checks: {', '.join(sorted(known))}.")
         elif not isinstance(spec, dict):
             problems.append(f"Check {name!r} must be an object with at least 'enabled'.")
-    for name in ("toxicity_terms", "profanity", "competitors"):
+    for name in ("toxicity_terms", "profanity", "competitors", "toxicity_allow"):
         value = config.get(name, [])
         if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
             problems.append(f"'{name}' must be a list of non-empty strings.")
     threshold = (checks.get("injection_classifier") or {}).get("threshold", 0.5)
     if not isinstance(threshold, int | float) or not 0 < threshold < 1:
         problems.append("injection_classifier.threshold must be a number between 0 and 1.")
+    for name in ("input_toxicity", "output_toxicity"):
+        value = (checks.get(name) or {}).get("threshold", 0.9)
+        if not isinstance(value, int | float) or not 0 < value <= 1:
+            problems.append(f"{name}.threshold must be a number above 0 and at most 1.")
     faith = (checks.get("faithfulness") or {}).get("threshold", 0.5)
     if not isinstance(faith, int | float) or not 0 <= faith <= 1:
         problems.append("faithfulness.threshold must be a number between 0 and 1.")
