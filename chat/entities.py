@@ -468,8 +468,8 @@ def _number_after(norm: str, raw: str, mentions: list[Mention]) -> int | None:
 
 
 def _cue_beside(norm: str, m: Mention) -> bool:
-    """A shopping cue within three words before or two words after the mention."""
-    before = " ".join(norm[: m.start].split()[-3:])
+    """A shopping cue within four words before ("do you have the One Piece …") or two after the mention."""
+    before = " ".join(norm[: m.start].split()[-4:])
     after = " ".join(norm[m.end :].split()[:2])
     return bool(_CUE.search(before) or _CUE.search(after))
 

@@ -611,11 +611,14 @@ def finish_turn(
 
 
 def warm_up() -> None:
-    """Load the intent model, the embedder and the retrieval index before the first user waits."""
+    """Load the guardrail models (PII recognisers, injection classifier, toxicity model), the
+    gazetteer, the intent model, the embedder and the retrieval index before the first user waits."""
     try:
         ctx = serving_context()
     except NotServing:
         return
+    pre_checks("hello, is Chainsaw Man vol 1 in stock? call me on 555-123-4567", ctx.policy)
+    entity_linking.link("jjk 3", entity_linking.gazetteer())
     model = intent_model.load(*ctx.intent_artifact)
     intent_model.predict(model, "hello")
     retrieve("warm up", embedder_version=ctx.embedder_version, config=ctx.reranker_config)

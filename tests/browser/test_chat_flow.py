@@ -77,7 +77,7 @@ def test_a_shopper_chats_rates_and_an_engineer_finds_the_trace(browser, asgi_ser
         time.sleep(0.2)
     assert Feedback.objects.get(trace_id=trace_id).comment == "Please lead with the number of days"
     stages = Span.objects.filter(trace_id=trace_id).exclude(name__startswith="guardrail:")
-    assert stages.count() == 7
+    assert stages.count() == 8  # budget, entities, intent, embed, retrieve, rerank, prompt_assembly, generate
     assert Span.objects.filter(trace_id=trace_id, name="guardrail:stream_filter").exists()
 
     page.goto(f"/traces/?trace_id={trace_id}")
