@@ -335,6 +335,17 @@ def _bounded(text: str, start: int, end: int) -> bool:
     return not before.isalnum() and not after.isalnum()
 
 
+def _leftmost_longest(found: list[Mention]) -> list[Mention]:
+    """Of overlapping mentions, the one that starts first, and of those the longest."""
+    found = sorted(found, key=lambda m: (m.start, -(m.end - m.start)))
+    chosen, last_end = [], -1
+    for m in found:
+        if m.start >= last_end:
+            chosen.append(m)
+            last_end = m.end
+    return chosen
+
+
 def _exact(gaz: Gazetteer, text: str) -> list[Mention]:
     if gaz.automaton.kind != ahocorasick.AHOCORASICK:
         return []  # an empty catalog: nothing to find
@@ -343,14 +354,7 @@ def _exact(gaz: Gazetteer, text: str) -> list[Mention]:
         start = end_index - len(key) + 1
         if _bounded(text, start, end_index + 1):
             found.append(Mention(key, start, end_index + 1, kind, series, "exact", weak))
-    # leftmost-longest, no overlaps
-    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
-    chosen, last_end = [], -1
-    for m in found:
-        if m.start >= last_end:
-            chosen.append(m)
-            last_end = m.end
-    return chosen
+    return _leftmost_longest(found)
 
 
 _WORD = re.compile(r"\S+")
@@ -385,13 +389,7 @@ def _fuzzy(gaz: Gazetteer, text: str, taken: list[tuple[int, int]]) -> list[Ment
         j = int(np.argmin(np.where(ok[w], distances[w], 99)))
         kind, series, weak = gaz.fuzzy_targets[j]
         found.append(Mention(windows[w], *spans[w], kind, series, "fuzzy", weak))
-    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
-    chosen, last_end = [], -1
-    for m in found:
-        if m.start >= last_end:
-            chosen.append(m)
-            last_end = m.end
-    return chosen
+    return _leftmost_longest(found)
 
 
 def _volume(text: str, taken: list[tuple[int, int]]) -> int | None:
