@@ -154,13 +154,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _turn(self, text: str, client_msg_id: str) -> None:
         try:
-            turn = await sync_to_async(classify_turn)(self.state, text, client_msg_id=client_msg_id)
-            vector, window = None, None
-            if turn.needs_retrieval:
-                # Batched with whatever other sessions are asking right now (chat.embeddings.batcher).
-                started = time.perf_counter()
-                vector = await batcher.embed(text)
-                window = (started, time.perf_counter())
+            # The message's vector first, batched with whatever other sessions are asking right now
+            # (chat.embeddings.batcher): the scope guard and retrieval both read it.
+            started = time.perf_counter()
+            vector = await batcher.embed(text)
+            window = (started, time.perf_counter())
+            turn = await sync_to_async(classify_turn)(
+                self.state, text, client_msg_id=client_msg_id, vector=vector, t0=started
+            )
             turn = await sync_to_async(complete_turn)(turn, query_vector=vector, embed_window=window)
         except NotServing as exc:
             return await self._error("not_serving", str(exc))

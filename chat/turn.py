@@ -27,7 +27,7 @@ from chat.retrieval import Hit, named_for_contrast, retrieve
 from chat.serving import NotServing, ServingContext, serving_context
 from chat.traces import PendingTurn, writer
 from finops.services import token_cost
-from guardrails.checks import Decision, pre_checks
+from guardrails.checks import Decision, pre_checks, scope_check, scope_model
 from guardrails.policy import policy_without
 from guardrails.runtime import GuardOutcome, blocked_outcome, guard_answer
 from guardrails.streaming import StreamFacts, StreamGuard, published_shapes, stream_facts
@@ -86,6 +86,8 @@ class PreparedTurn:
     safe_mode: bool = False  # the global kill switch was on: a safe template, nothing else
     facts: StreamFacts | None = None  # what the streamed prices, ASINs and links are held to
     entities: entity_linking.Entities | None = None  # the catalog series, volume and edition it names
+    vector: object = None  # the message's sentence vector (the scope guard's input, retrieval's query)
+    embed_window: tuple[float, float] | None = None  # when it was embedded, if this turn embedded it
 
 
 def _span(spans: list, name: str, t0: float, start: float, end: float, **fields) -> None:
@@ -119,13 +121,22 @@ def _guard_spans(spans: list, t0: float, decisions: list[Decision], version: str
 
 
 def classify_turn(
-    state: SessionState, text: str, *, client_msg_id: str = "", ctx: ServingContext | None = None
+    state: SessionState,
+    text: str,
+    *,
+    client_msg_id: str = "",
+    ctx: ServingContext | None = None,
+    vector=None,
+    t0: float | None = None,
 ) -> PreparedTurn:
-    """Pre-generation guardrails, budget check and intent: the first, cheap half of a turn.
+    """Pre-generation guardrails, budget check, entities, intent and the scope guard: the first,
+    cheap half of a turn.
 
     The message is redacted first (US-10.3): everything after, from the intent model to the
-    generator and the stored trace, sees only the redacted text."""
-    t0 = time.perf_counter()
+    generator and the stored trace, sees only the redacted text. ``vector`` is the message's
+    sentence vector when the caller embedded it (the consumer does, batched with other sessions,
+    from ``t0``); otherwise it is embedded here when the scope guard needs it."""
+    t0 = time.perf_counter() if t0 is None else t0
     started_at = timezone.now()
     spans: list[dict] = []
     ctx = ctx or serving_context(session_id=state.session_id, attributes=state.attributes)
@@ -135,7 +146,7 @@ def classify_turn(
         ctx = replace(ctx, policy=policy_without(ctx.policy, switched_off))
     pre = pre_checks(text, ctx.policy)
     _guard_spans(spans, t0, pre.decisions, ctx.policy.version)
-    text = pre.text
+    raw_text, text = text, pre.text
 
     # Budget (US-6.1): over the budget the turn degrades (no retrieval, no history) instead of failing.
     a = time.perf_counter()
@@ -214,6 +225,19 @@ def classify_turn(
         _span(spans, "flags", t0, time.perf_counter(), time.perf_counter(), outputs=dict(flags))
     turn.tight = tight
     turn.blocked, turn.fallback, turn.guard_decisions = pre.blocked, pre.fallback, list(pre.decisions)
+    turn.vector = vector
+    if pre.blocked is None and not turn.safe_mode and scope_model(ctx.policy) is not None:
+        # The scope guard (guardrails.scope) on the vector retrieval uses too: harmful and off-topic
+        # requests get the safe refusal before any product is looked up, whatever the intent said.
+        if turn.vector is None:
+            a = time.perf_counter()
+            turn.vector = embed_query(raw_text)
+            turn.embed_window = (a, time.perf_counter())
+        decision, fallback = scope_check(turn.vector, text, ctx.policy, named_entity=turn.entities is not None)
+        turn.guard_decisions.append(decision)
+        _guard_spans(spans, t0, [decision], ctx.policy.version)
+        if decision.verdict == "block":
+            turn.blocked, turn.fallback, turn.needs_retrieval = decision, fallback, False
     if pre.blocked is not None:
         # logged for security review: the check and the trace id, never the text
         log.warning("guardrail blocked a message: %s (trace %s)", pre.blocked.check, turn.trace_id)
@@ -251,6 +275,8 @@ def complete_turn(
         named = replace(named, series=kept) if kept else None
     if turn.needs_retrieval:
         a = time.perf_counter()
+        if query_vector is None and query == turn.text and turn.vector is not None:
+            query_vector, embed_window = turn.vector, turn.embed_window or (a, a)
         if query_vector is None:
             query_vector = embed_query(query)
             embed_window = (a, time.perf_counter())

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from guardrails import claims, injection, pii, toxicity
+from guardrails import claims, injection, pii, scope, toxicity
 from guardrails.catalog import catalog_facts
 from guardrails.policy import Policy
 
@@ -155,6 +155,36 @@ def pre_checks(text: str, policy: Policy) -> PreResult:
         kind = {"input_length": "input_length", "input_toxicity": "input_toxicity"}.get(blocked.check, "injection")
         fallback = policy.fallback(kind)
     return PreResult(redaction.text, decisions, blocked, fallback, list(redaction.order_refs))
+
+
+def scope_model(policy: Policy) -> scope.ScopeModel | None:
+    """The policy's scope model, or None when the check is off or its artifact carries none."""
+    if not policy.enabled("scope") or policy.classifier is None:
+        return None
+    return scope.model_of(injection.load(*policy.classifier))
+
+
+SCOPE_FALLBACK = {"harmful": "scope_harmful", "self_harm": "scope_self_harm", "off_topic": "out_of_scope"}
+
+
+def scope_check(vector, text: str, policy: Policy, *, named_entity: bool) -> tuple[Decision, str]:
+    """The scope guard on the message's sentence vector: a ``pre`` decision and, when it blocks, the
+    refusal to answer with (guardrails.scope)."""
+    model = scope_model(policy)
+    cfg = policy.check("scope")
+    found = {}
+
+    def _judge():
+        if model is None:
+            return "skip", {"reason": "this policy version has no scope model"}, None
+        p = model.probabilities(vector, text)
+        found["class"] = scope.verdict(p, cfg, named_entity=named_entity)
+        detail = {"class": found["class"], "named_entity": named_entity, **{k: round(v, 4) for k, v in p.items()}}
+        return ("pass" if found["class"] == "in_scope" else "block"), detail, max(p.get(k, 0.0) for k in scope.REFUSED)
+
+    decision = _timed("pre", "scope", _judge)
+    fallback = policy.fallback(SCOPE_FALLBACK[found["class"]]) if decision.verdict == "block" else ""
+    return decision, fallback
 
 
 # ------------------------------------------------------------------------------ post-generation

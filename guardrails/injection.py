@@ -301,5 +301,11 @@ def load(path: str, sha256: str):
     return artifacts.load_verified(path, sha256, what="injection classifier")
 
 
+def classifier_of(artifact):
+    """The injection classifier in a guardrail policy artifact: the artifact itself (older versions)
+    or the ``injection`` part of a bundle that also carries the scope model (guardrails.scope)."""
+    return artifact["injection"] if isinstance(artifact, dict) else artifact
+
+
 def attack_probability(model, text: str) -> float:
-    return float(model.predict_proba([classifier_text(text)])[0][1])
+    return float(classifier_of(model).predict_proba([classifier_text(text)])[0][1])

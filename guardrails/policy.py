@@ -23,6 +23,13 @@ DEFAULT_POLICY: dict = {
         "injection_classifier": {"enabled": True, "threshold": 0.7},
         # alt-profanity-check's model (guardrails/toxicity.py); threshold chosen on toxicity_dev.jsonl
         "input_toxicity": {"enabled": True, "threshold": 0.9},
+        # harmful and off-topic requests (guardrails/scope.py); thresholds chosen on scope_dev.jsonl
+        "scope": {
+            "enabled": True,
+            "harmful_threshold": 0.5,
+            "off_topic_threshold": 0.5,
+            "off_topic_threshold_named": 0.9,
+        },
         # post-generation
         "asin": {"enabled": True},
         "price": {"enabled": True},
@@ -112,6 +119,13 @@ DEFAULT_POLICY: dict = {
         "input_toxicity": (
             "Let's keep it friendly. I can help you find manga, check prices and stock, or explain orders and returns."
         ),
+        "scope_harmful": "I can't help with that. I'm MangaAssist: I can find manga, check prices and stock, and "
+        "explain orders, returns and shipping.",
+        "scope_self_harm": "I'm really sorry you're going through this. I can't help with that, but you don't have to "
+        "face it alone: please talk to someone you trust, or a crisis line (US: call or text 988; UK: Samaritans "
+        "116 123; Japan: TELL 03-5774-0992). If you are in danger right now, call your local emergency number.",
+        "out_of_scope": "I can only help with manga-related questions: finding series and volumes, prices, orders, "
+        "returns and shipping.",
         "input_length": "That message is too long for me. Could you ask in a shorter way?",
         "stream": "Sorry, I can't share that. I can help you find manga, check prices and stock, or explain orders and "
         "returns.",
@@ -189,6 +203,11 @@ def validate_policy(config: dict) -> list[str]:
         value = (checks.get(name) or {}).get("threshold", 0.9)
         if not isinstance(value, int | float) or not 0 < value <= 1:
             problems.append(f"{name}.threshold must be a number above 0 and at most 1.")
+    scope = checks.get("scope") or {}
+    for name in ("harmful_threshold", "off_topic_threshold", "off_topic_threshold_named"):
+        value = scope.get(name, 0.5)
+        if not isinstance(value, int | float) or not 0 < value <= 1:
+            problems.append(f"scope.{name} must be a number above 0 and at most 1.")
     faith = (checks.get("faithfulness") or {}).get("threshold", 0.5)
     if not isinstance(faith, int | float) or not 0 <= faith <= 1:
         problems.append("faithfulness.threshold must be a number between 0 and 1.")

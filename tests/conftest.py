@@ -92,12 +92,18 @@ def intent_artifact(tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def guard_artifact(tmp_path_factory) -> dict:
     """The injection classifier trained on the repository's dataset, once per test session."""
-    from guardrails import injection
+    from chat.embeddings import MODEL_NAME, embed_texts
+    from guardrails import injection, scope
     from guardrails.management.commands.train_guardrails import DATA
 
     result = injection.train(DATA)
+    # the policy artifact is a bundle: the injection classifier and the scope guard's model
+    bundle = {
+        "injection": result.model,
+        "scope": scope.train(embed_texts, scope.intent_files(settings.DATA_DIR), embedder=MODEL_NAME, folds=0),
+    }
     path = tmp_path_factory.mktemp("artifacts") / "injection.pkl"
-    return {"path": path, "sha256": injection.save(result.model, path), "metrics": result.metrics}
+    return {"path": path, "sha256": injection.save(bundle, path), "metrics": result.metrics}
 
 
 @pytest.fixture

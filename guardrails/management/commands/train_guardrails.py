@@ -7,7 +7,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from guardrails import injection
+from chat.embeddings import MODEL_NAME, embed_texts
+from guardrails import injection, scope
 from guardrails.policy import DEFAULT_POLICY, validate_policy
 from registry.models import ComponentKind, ComponentVersion
 from registry.rollout.deployments import version_promote_request
@@ -32,6 +33,11 @@ class Command(BaseCommand):
             default=0.85,
             help="Refuse to register below this F1 of rules + classifier at the policy's threshold, on attacks whose "
             "openers and payloads training never saw (a floor under today's 0.895, to catch a regression)",
+        )
+        parser.add_argument(
+            "--no-scope",
+            action="store_true",
+            help="Register without the scope guard's model (its check then skips); training it embeds ~3,000 messages",
         )
         parser.add_argument(
             "--promote",
@@ -74,12 +80,36 @@ class Command(BaseCommand):
         problems = validate_policy(config)
         if problems:
             raise CommandError("the newest policy is not valid: " + " ".join(problems))
+        bundle = {"injection": result.model}
+        if not opts["no_scope"]:
+            started = time.perf_counter()
+            try:
+                bundle["scope"] = scope.train(
+                    embed_texts,
+                    scope.intent_files(settings.DATA_DIR),
+                    embedder=MODEL_NAME,
+                    cfg=(config.get("checks") or {}).get("scope") or DEFAULT_POLICY["checks"]["scope"],
+                )
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"scope model: {exc}") from exc
+            sm = bundle["scope"].metrics
+            cv = sm["cross_validated_on_hand_written_scope_rows"]
+            out(
+                f"scope guard ({sm['n_train']} messages: {sm['classes']}), {sm['folds']}-fold cross-validation on "
+                f"the hand-written scope rows: {cv['refused_of_harmful_or_off_topic']:.1%} of {cv['n_refuse']} "
+                f"harmful or off-topic refused, {cv['refused_of_in_scope']:.1%} of {cv['n_in_scope']} in-scope refused "
+                f"(trained in {time.perf_counter() - started:.1f} s)"
+            )
+            m = {**m, "scope": sm}
         path = settings.ARTIFACT_DIR / f"injection-{result.dataset_hash[:12]}-{int(time.time())}.pkl"
-        digest = injection.save(result.model, path)
+        digest = injection.save(bundle, path)
         version = component_version_register(
             kind=ComponentKind.GUARDRAIL_POLICY,
             actor="system:train_guardrails",
-            framework="guardrails: rules + scikit-learn TF-IDF (word 1-2, char_wb 3-5) logistic regression; presidio",
+            framework=(
+                "guardrails: rules + scikit-learn TF-IDF (word 1-2, char_wb 3-5) logistic regression; scope: "
+                "logistic regression on all-MiniLM-L6-v2 vectors; presidio"
+            ),
             artifact_uri=str(path),
             artifact_sha256=digest,
             training_date=timezone.now(),
