@@ -135,7 +135,7 @@ def classify_turn(
     The message is redacted first (US-10.3): everything after, from the intent model to the
     generator and the stored trace, sees only the redacted text. ``vector`` is the message's
     sentence vector when the caller embedded it (the consumer does, batched with other sessions,
-    from ``t0``); otherwise it is embedded here when the scope guard needs it."""
+    from ``t0``); otherwise it is embedded here (the injection classifier and scope guard read it)."""
     t0 = time.perf_counter() if t0 is None else t0
     started_at = timezone.now()
     spans: list[dict] = []
@@ -144,9 +144,16 @@ def classify_turn(
     switched_off = [k.split(":", 1)[1] for k, on in flags.items() if k.startswith("guardrail:") and not on]
     if switched_off:  # a guardrail check switched off from the console (S29): this turn's policy skips it
         ctx = replace(ctx, policy=policy_without(ctx.policy, switched_off))
-    pre = pre_checks(text, ctx.policy)
+    embed_window = None
+    if vector is None:
+        a = time.perf_counter()
+        vector = embed_query(text)
+        embed_window = (a, time.perf_counter())
+    # the shopper's earlier messages: a multi-turn set-up is judged with the message that triggers it
+    context = [m["content"] for m in state.history if m.get("role") == "user"][-2:]
+    pre = pre_checks(text, ctx.policy, vector=vector, context=context)
     _guard_spans(spans, t0, pre.decisions, ctx.policy.version)
-    raw_text, text = text, pre.text
+    text = pre.text
 
     # Budget (US-6.1): over the budget the turn degrades (no retrieval, no history) instead of failing.
     a = time.perf_counter()
@@ -225,14 +232,10 @@ def classify_turn(
         _span(spans, "flags", t0, time.perf_counter(), time.perf_counter(), outputs=dict(flags))
     turn.tight = tight
     turn.blocked, turn.fallback, turn.guard_decisions = pre.blocked, pre.fallback, list(pre.decisions)
-    turn.vector = vector
+    turn.vector, turn.embed_window = vector, embed_window
     if pre.blocked is None and not turn.safe_mode and scope_model(ctx.policy) is not None:
         # The scope guard (guardrails.scope) on the vector retrieval uses too: harmful and off-topic
         # requests get the safe refusal before any product is looked up, whatever the intent said.
-        if turn.vector is None:
-            a = time.perf_counter()
-            turn.vector = embed_query(raw_text)
-            turn.embed_window = (a, time.perf_counter())
         decision, fallback = scope_check(turn.vector, text, ctx.policy, named_entity=turn.entities is not None)
         turn.guard_decisions.append(decision)
         _guard_spans(spans, t0, [decision], ctx.policy.version)

@@ -83,7 +83,27 @@ class PreResult:
     order_refs: list[str] = field(default_factory=list)  # masked order numbers given in the message
 
 
-def pre_checks(text: str, policy: Policy) -> PreResult:
+_embedder = None
+
+
+def set_embedder(fn) -> None:
+    """The sentence embedder the vector-reading checks use when the caller passes no vector (the
+    chat app registers all-MiniLM-L6-v2 at start-up: guardrails sits below chat and imports none of it)."""
+    global _embedder
+    _embedder = fn
+
+
+def embed(text: str):
+    if _embedder is None:
+        raise RuntimeError(
+            "no sentence embedder registered: guardrails.checks.set_embedder(chat.embeddings.embed_query)"
+        )
+    return _embedder(text)
+
+
+def pre_checks(text: str, policy: Policy, *, vector=None, context=()) -> PreResult:
+    """Every pre-generation check on the shopper's message; ``vector`` is its sentence vector when
+    the caller has it, ``context`` the shopper's earlier messages in the session (multi-turn set-ups)."""
     decisions: list[Decision] = []
     stage = "pre"
 
@@ -107,32 +127,49 @@ def pre_checks(text: str, policy: Policy) -> PreResult:
     if policy.enabled("pii"):
         decisions.append(_timed(stage, "pii_input", _pii))
 
+    threshold = float(policy.check("injection_classifier").get("threshold", 0.5))
+    floor = float(policy.check("injection_rules").get("classifier_floor", injection.RULE_FLOOR))
+    score: dict = {}
+
+    def _probability() -> float | None:
+        """The classifier's score, computed once for both checks (None: no classifier, or it is off)."""
+        if "p" not in score:
+            score["p"] = None
+            if policy.enabled("injection_classifier") and policy.classifier is not None:
+                model = injection.load(*policy.classifier)
+                v = vector
+                if v is None and injection.needs_vector(model):
+                    v = embed(text)
+                score["p"] = injection.attack_probability(model, text, vector=v, context=context)
+        return score["p"]
+
     if policy.enabled("injection_rules"):
 
         def _rules():
             hits = injection.rule_hits(text)
             if not hits:
                 return "pass", {}, None
-            return (
-                "block",
-                {
-                    "rules": sorted({h.rule for h in hits}),
-                    "variant": hits[0].variant,
-                    "excerpt": _excerpt(hits[0].excerpt),
-                },
-                None,
-            )
+            detail = {
+                "rules": sorted({h.rule for h in hits}),
+                "variant": hits[0].variant,
+                "excerpt": _excerpt(hits[0].excerpt),
+            }
+            hard = any(h.variant != "raw" or h.rule == "hidden_characters" for h in hits)
+            p = None if hard else _probability()
+            if p is not None and p < floor:
+                # a rule on the plain text that the classifier reads as a shopper's words ("Loid has to
+                # pretend to be a tennis player"): passed, and the decision says why
+                return "pass", {**detail, "vetoed_by_classifier": round(p, 4), "classifier_floor": floor}, p
+            return "block", detail, p
 
         decisions.append(_timed(stage, "injection_rules", _rules))
 
     if policy.enabled("injection_classifier"):
-        threshold = float(policy.check("injection_classifier").get("threshold", 0.5))
 
         def _classifier():
             if policy.classifier is None:
                 return "skip", {"reason": "this policy version has no trained classifier"}, None
-            model = injection.load(*policy.classifier)
-            p = injection.attack_probability(model, text)
+            p = _probability()
             return ("block" if p >= threshold else "pass", {"threshold": threshold}, p)
 
         decisions.append(_timed(stage, "injection_classifier", _classifier))

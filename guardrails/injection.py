@@ -212,7 +212,7 @@ def build_pipeline():
     )
 
 
-BLOCK_THRESHOLD = 0.7  # the default policy blocks at this probability (guardrails.policy)
+BLOCK_THRESHOLD = 0.7  # the template-only classifier (``train``) is measured at this probability
 
 
 def disjoint_split(rows: list[dict], *, test_share: float = 0.3, seed: int = 7) -> tuple[list[int], list[int]]:
@@ -290,6 +290,162 @@ def train(path: Path, *, test_share: float = 0.3, seed: int = 7) -> TrainingResu
     return TrainingResult(build_pipeline().fit(views, labels), metrics, digest)
 
 
+# ------------------------------------------------------------ the joint classifier (issue 19 item 4)
+DATA = Path(__file__).resolve().parent / "data"
+# hand-written attacks and look-alikes (role-play, multi-turn set-ups, translations, payload splitting,
+# tool abuse, prompt leaks, instructions hidden in product questions), each by a different method
+HAND_SETS = ("injection_dev.jsonl", "injection_train_extra.jsonl", "injection_train_extra2.jsonl")
+TEST_SET = DATA / "injection_test.jsonl"  # frozen: read only by ``eval_injection --part test``
+HAND_WEIGHT = 3.0
+CONTEXT_TURNS = 2  # the shopper's earlier messages the classifier reads with the new one
+RULE_FLOOR = 0.2  # a rule on the plain text blocks only when the classifier gives at least this
+
+
+def view(text: str, context=()) -> str:
+    """What the classifier judges: the shopper's last earlier messages, then this one (multi-turn
+    set-ups and payloads split across turns are one text here)."""
+    return "\n".join([*list(context)[-CONTEXT_TURNS:], text])
+
+
+@dataclass
+class JointClassifier:
+    """Logistic regression over word 1-2 and char_wb 3-5 TF-IDF of the de-obfuscated view and the
+    message's sentence vector (``embedder``): the words and characters catch known shapes, the
+    vector paraphrases and role-play framings no rule names."""
+
+    words: object
+    chars: object
+    clf: object
+    embedder: str
+
+    def features(self, views: list[str], vectors):
+        import numpy as np
+        import scipy.sparse as sp
+
+        texts = [classifier_text(v) for v in views]
+        dense = sp.csr_matrix(np.asarray(vectors, dtype=np.float64).reshape(len(views), -1))
+        return sp.hstack([self.words.transform(texts), self.chars.transform(texts), dense]).tocsr()
+
+    def probabilities(self, views: list[str], vectors) -> list[float]:
+        return [float(p) for p in self.clf.predict_proba(self.features(views, vectors))[:, 1]]
+
+
+def fit_joint(views: list[str], vectors, labels: list[int], *, weights=None, embedder: str) -> JointClassifier:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts = [classifier_text(v) for v in views]
+    words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(texts)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2).fit(texts)
+    model = JointClassifier(words, chars, None, embedder)
+    clf = LogisticRegression(C=8.0, class_weight="balanced", max_iter=4000)
+    model.clf = clf.fit(model.features(views, vectors), labels, sample_weight=weights)
+    return model
+
+
+def read_hand_set(path: Path) -> list[dict]:
+    """Rows of a hand-written set (text, context, attack, category); a bad line names itself."""
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row["text"], str) or not isinstance(row["attack"], bool):
+                raise TypeError("text is a string and attack true or false")
+            row["context"] = [str(c) for c in row.get("context") or []]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{lineno}: not an injection row ({exc})") from exc
+        rows.append(row)
+    return rows
+
+
+def blocks(text: str, context, p: float | None, threshold: float, floor: float = RULE_FLOOR) -> bool:
+    """The policy's decision: a rule on a decoded or hidden view blocks; a rule on the plain text
+    blocks unless the classifier is confident it is benign (under ``floor``: "Loid has to pretend to
+    be a tennis player"); the classifier blocks at ``threshold``."""
+    hits = rule_hits(text)
+    if any(h.variant != "raw" or h.rule == "hidden_characters" for h in hits):
+        return True
+    if hits and (p is None or p >= floor):
+        return True
+    return p is not None and p >= threshold
+
+
+def train_joint(
+    template_path: Path, embed, *, embedder: str, threshold: float, folds: int = 5, seed: int = 7
+) -> TrainingResult:
+    """Fit on the template-built set and the hand-written sets; the metrics are a stratified
+    ``folds``-fold cross-validation over the hand-written rows (the template rows always train), at
+    the policy's threshold, rules included. ``folds=0`` skips it (the test fixture)."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    texts, labels, digest = load_dataset(template_path)
+    hand = [r for name in HAND_SETS if (DATA / name).exists() for r in read_hand_set(DATA / name)]
+    views = texts + [view(r["text"], r["context"]) for r in hand]
+    y = labels + [int(r["attack"]) for r in hand]
+    weights = np.array([1.0] * len(texts) + [HAND_WEIGHT] * len(hand))
+    vectors = np.asarray(embed([t.lower() for t in texts] + [r["text"].lower() for r in hand]), dtype=np.float64)
+    hashed = hashlib.sha256(digest.encode())
+    for r in hand:
+        hashed.update(json.dumps([r["context"], r["text"], r["attack"]], ensure_ascii=False).encode())
+    metrics: dict = {
+        "threshold": threshold,
+        "rule_floor": RULE_FLOOR,
+        "n_attack": int(sum(y)),
+        "n_benign": len(y) - int(sum(y)),
+    }
+    if folds >= 2:
+        first = len(texts)
+        scores = np.zeros(len(hand))
+        strata = [f"{r['attack']}|{r['category']}" for r in hand]
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(hand)), strata):
+            idx = list(range(first)) + [first + i for i in tr]
+            fold = fit_joint(
+                [views[i] for i in idx], vectors[idx], [y[i] for i in idx], weights=weights[idx], embedder=embedder
+            )
+            scores[te] = fold.probabilities([views[first + i] for i in te], vectors[[first + i for i in te]])
+        y_hand = [int(r["attack"]) for r in hand]
+        layered = [
+            1.0 if blocks(r["text"], r["context"], s, threshold) else min(s, threshold - 1e-6)
+            for r, s in zip(hand, scores, strict=True)
+        ]
+        at_block = _at(y_hand, list(scores), threshold)
+        metrics |= {
+            "with_rules": _at(y_hand, layered, threshold),
+            **{k: at_block[k] for k in ("precision", "recall", "f1", "false_positive_rate")},
+            "at_0_5": _at(y_hand, list(scores), 0.5),
+            "roc_auc": round(float(roc_auc_score(y_hand, scores)), 4),
+            "split": f"{folds}-fold cross-validation over the hand-written sets (template-built rows always train)",
+            "n_test": len(hand),
+            "n_test_attacks": int(sum(y_hand)),
+            # rules + classifier at other thresholds: where the policy's threshold is read from
+            "sweep": [
+                {
+                    "threshold": t,
+                    **{
+                        k: v
+                        for k, v in _at(
+                            y_hand,
+                            [
+                                1.0 if blocks(r["text"], r["context"], s, t) else 0.0
+                                for r, s in zip(hand, scores, strict=True)
+                            ],
+                            0.5,
+                        ).items()
+                        if k in ("recall", "false_positive_rate")
+                    },
+                }
+                for t in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+            ],
+        }
+    model = fit_joint(views, vectors, y, weights=weights, embedder=embedder)
+    metrics["n_train"] = len(y)
+    return TrainingResult(model, metrics, hashed.hexdigest())
+
+
 def save(model, path: Path) -> str:
     """Write the artifact; returns its SHA-256."""
     return artifacts.save(model, path)
@@ -307,5 +463,16 @@ def classifier_of(artifact):
     return artifact["injection"] if isinstance(artifact, dict) else artifact
 
 
-def attack_probability(model, text: str) -> float:
-    return float(classifier_of(model).predict_proba([classifier_text(text)])[0][1])
+def needs_vector(model) -> bool:
+    return isinstance(classifier_of(model), JointClassifier)
+
+
+def attack_probability(model, text: str, *, vector=None, context=()) -> float:
+    """The classifier's probability that the message (read with its ``context``) is an attack. The
+    joint classifier needs the message's sentence vector."""
+    clf = classifier_of(model)
+    if isinstance(clf, JointClassifier):
+        if vector is None:
+            raise ValueError("this injection classifier reads the message's sentence vector: pass vector=")
+        return clf.probabilities([view(text, context)], [vector])[0]
+    return float(clf.predict_proba([classifier_text(view(text, context))])[0][1])

@@ -20,15 +20,18 @@ DEFAULT_POLICY: dict = {
         # pre-generation
         "input_length": {"enabled": True, "max_chars": 2000},
         "injection_rules": {"enabled": True},
-        "injection_classifier": {"enabled": True, "threshold": 0.7},
+        # read off the cross-validated sweep train_guardrails prints (hand-written sets): at 0.9 rules +
+        # classifier block 80.2% of 1,255 attacks and 0.81% of 1,366 benign messages
+        "injection_classifier": {"enabled": True, "threshold": 0.9},
         # alt-profanity-check's model (guardrails/toxicity.py); threshold chosen on toxicity_dev.jsonl
         "input_toxicity": {"enabled": True, "threshold": 0.9},
-        # harmful and off-topic requests (guardrails/scope.py); thresholds chosen on scope_dev.jsonl
+        # harmful and off-topic requests (guardrails/scope.py); thresholds read off `eval_scope --sweep`
+        # (cross-validated on the 2,772 hand-written scope rows: 91.2% refused, 1.9% of in-scope refused)
         "scope": {
             "enabled": True,
             "harmful_threshold": 0.5,
-            "off_topic_threshold": 0.5,
-            "off_topic_threshold_named": 0.9,
+            "off_topic_threshold": 0.7,
+            "off_topic_threshold_named": 0.8,
         },
         # post-generation
         "asin": {"enabled": True},

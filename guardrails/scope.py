@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from guardrails import injection
+
 CLASSES = ("in_scope", "harmful", "self_harm", "off_topic")
 REFUSED = frozenset({"harmful", "self_harm", "off_topic"})
 DATA = Path(__file__).resolve().parent / "data"
@@ -51,7 +53,7 @@ HARMFUL_KINDS = frozenset(
         "hate_harassment_extremism",
     }
 )
-DEFAULTS = {"harmful_threshold": 0.5, "off_topic_threshold": 0.5, "off_topic_threshold_named": 0.9}
+DEFAULTS = {"harmful_threshold": 0.5, "off_topic_threshold": 0.7, "off_topic_threshold_named": 0.8}
 
 
 def label_of(row: dict) -> str:
@@ -177,6 +179,15 @@ def training_rows(intents_paths: list[Path]) -> list[tuple[str, str, str]]:
     for name in EXTRA:
         if (DATA / name).exists():
             rows += [(r["text"], r["label"], "scope_extra") for r in read_set(DATA / name)]
+    # the injection sets' benign shoppers are in scope too: questions in Japanese, Spanish or Korean,
+    # "ignore my last message", Death Note's rules (a scope guard that reads only English refuses them)
+    for name in injection.HAND_SETS:
+        if (DATA / name).exists():
+            rows += [
+                (r["text"], "in_scope", "injection_benign")
+                for r in injection.read_hand_set(DATA / name)
+                if not r["attack"]
+            ]
     for path in intents_paths:
         for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
@@ -204,7 +215,7 @@ def refusal_rates(labels: list[str], verdicts: list[str]) -> dict:
 
 
 def weights_of(sources: list[str]) -> np.ndarray:
-    return np.array([1.0 if src == "intents" else HAND_WEIGHT for src in sources])
+    return np.array([1.0 if src == "intents" else HAND_WEIGHT for src in sources])  # template rows count once
 
 
 def cross_validated(texts, vectors, labels, sources, *, folds: int = 5, seed: int = 7, embedder: str = ""):

