@@ -42,6 +42,33 @@ def embed_texts(texts: list[str], *, batch_size: int = 64) -> np.ndarray:
     return vectors.astype(np.float32, copy=False)
 
 
+def embed_training_texts(texts: list[str], cache_dir) -> np.ndarray:
+    """``embed_texts`` for a training set, kept on disk under the hash of the model and every text:
+    retraining on unchanged data (a policy change, the test suite, ``seed_demo`` again) reads the
+    vectors back instead of spending a minute on the CPU. Any changed text is a new file."""
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256(MODEL_NAME.encode())
+    for text in texts:
+        digest.update(b"\0" + text.encode("utf-8"))
+    path = Path(cache_dir) / f"{MODEL_NAME}-{digest.hexdigest()[:24]}.npy"
+    if path.exists():
+        try:
+            vectors = np.load(path, allow_pickle=False)
+            if vectors.shape == (len(texts), DIMENSIONS):
+                return vectors
+        except (OSError, ValueError):
+            pass  # a torn or foreign file: embed again and replace it
+    vectors = embed_texts(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    with open(partial, "wb") as fh:
+        np.save(fh, vectors, allow_pickle=False)
+    os.replace(partial, path)
+    return vectors
+
+
 def _query_key(text: str) -> str:
     return text.strip().lower()[:2000]
 

@@ -35,6 +35,11 @@ CHAT_SESSION_IDLE_MINUTES = env("CHAT_SESSION_IDLE_MINUTES", 30, cast=int)
 CHAT_TRACE_WRITES_INLINE = env("CHAT_TRACE_WRITES_INLINE", False, cast=bool)
 # Trained model artifacts (the registry records their path and checksum).
 ARTIFACT_DIR = Path(env("MANGACONSOLE_ARTIFACT_DIR", str(VAR_DIR / "artifacts")))
+# training sets' sentence vectors by content hash (chat.embeddings.embed_training_texts); shared by
+# every var dir of a checkout, so the test suite's two databases embed the training data once
+EMBEDDING_CACHE_DIR = Path(env("MANGACONSOLE_EMBEDDING_CACHE_DIR", str(BASE_DIR / "var" / "embedding-cache")))
+# cross-validation folds when train_guardrails (and seed_demo) train the guardrail models; 0 skips it
+GUARDRAIL_TRAINING_FOLDS = env("GUARDRAIL_TRAINING_FOLDS", 5, cast=int)
 
 # --- Production mode (S10, S26) ------------------------------------------------------------------
 # One switch, set by docker-compose.yml: MANGACONSOLE_PRODUCTION=1. It refuses the built-in secret key

@@ -45,6 +45,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _guardrail_training_without_cross_validation(settings):
+    # train_guardrails (and seed_demo, which calls it) cross-validate 5 folds by default, a minute of
+    # CPU; a test checks what is registered and served, and the guard_artifact fixture's metrics
+    settings.GUARDRAIL_TRAINING_FOLDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """The Redis cache outlives a test's database: an alias cached by one test must not point the
     next test at a release its database does not hold."""
@@ -91,21 +98,47 @@ def intent_artifact(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def guard_artifact(tmp_path_factory) -> dict:
-    """The injection classifier trained on the repository's dataset, once per test session."""
-    from chat.embeddings import MODEL_NAME, embed_texts
+    """The guardrail policy artifact (injection classifier and scope model) trained on the repository's
+    data, once per test session. Training embeds ~11,000 messages, so the artifact is kept in
+    ``var/test-cache`` (beside every ``MANGACONSOLE_VAR_DIR``) under the hash of the data and the code
+    that builds it: the second CI pass (and a developer's next run) loads it; a change trains afresh."""
+    import hashlib
+    import pickle
+
+    from chat.embeddings import MODEL_NAME, embed_training_texts
     from guardrails import injection, scope
     from guardrails.management.commands.train_guardrails import DATA
+
+    def embed_texts(texts):
+        return embed_training_texts(texts, settings.EMBEDDING_CACHE_DIR)
+
     from guardrails.policy import DEFAULT_POLICY
 
     threshold = DEFAULT_POLICY["checks"]["injection_classifier"]["threshold"]
-    result = injection.train_joint(DATA, embed_texts, embedder=MODEL_NAME, threshold=threshold, folds=2)
-    # the policy artifact is a bundle: the injection classifier and the scope guard's model
-    bundle = {
-        "injection": result.model,
-        "scope": scope.train(embed_texts, scope.intent_files(settings.DATA_DIR), embedder=MODEL_NAME, folds=0),
-    }
+    inputs = sorted((settings.BASE_DIR / "guardrails" / "data").glob("*.jsonl")) + [
+        settings.DATA_DIR / "intents.jsonl",
+        settings.DATA_DIR / "intents_written.jsonl",
+        Path(injection.__file__),
+        Path(scope.__file__),
+    ]
+    digest = hashlib.sha256(str(threshold).encode())
+    for path in inputs:
+        digest.update(path.name.encode() + path.read_bytes())
+    cached = Path(settings.BASE_DIR) / "var" / "test-cache" / f"guard-{digest.hexdigest()[:16]}.pkl"
+    if cached.exists():
+        bundle, metrics = pickle.loads(cached.read_bytes())  # noqa: S301 (written by this fixture)
+    else:
+        result = injection.train_joint(DATA, embed_texts, embedder=MODEL_NAME, threshold=threshold, folds=2)
+        # the policy artifact is a bundle: the injection classifier and the scope guard's model
+        bundle = {
+            "injection": result.model,
+            "scope": scope.train(embed_texts, scope.intent_files(settings.DATA_DIR), embedder=MODEL_NAME, folds=0),
+        }
+        metrics = result.metrics
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(pickle.dumps((bundle, metrics)))
     path = tmp_path_factory.mktemp("artifacts") / "injection.pkl"
-    return {"path": path, "sha256": injection.save(bundle, path), "metrics": result.metrics}
+    return {"path": path, "sha256": injection.save(bundle, path), "metrics": metrics}
 
 
 @pytest.fixture

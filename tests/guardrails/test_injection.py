@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+
 from chat.embeddings import embed_query
 from guardrails import injection
 from guardrails.checks import pre_checks
@@ -17,7 +18,9 @@ def _norm(text: str) -> str:
 
 
 def test_the_frozen_injection_test_set_shares_no_message_with_anything_training_reads():
-    training = {_norm(json.loads(x)["text"]) for x in (injection.DATA / "injection_train.jsonl").read_text().splitlines()}
+    training = {
+        _norm(json.loads(x)["text"]) for x in (injection.DATA / "injection_train.jsonl").read_text().splitlines()
+    }
     for name in injection.HAND_SETS:
         training |= {_norm(r["text"]) for r in injection.read_hand_set(injection.DATA / name)}
     frozen = injection.read_hand_set(injection.TEST_SET)
@@ -25,7 +28,14 @@ def test_the_frozen_injection_test_set_shares_no_message_with_anything_training_
     assert sum(r["attack"] for r in frozen) >= 300
     assert sum(not r["attack"] for r in frozen) >= 400
     categories = {r["category"] for r in frozen if r["attack"]}
-    assert {"role_play", "multi_turn_setup", "translation", "payload_splitting", "tool_abuse", "prompt_leak"} <= categories
+    assert {
+        "role_play",
+        "multi_turn_setup",
+        "translation",
+        "payload_splitting",
+        "tool_abuse",
+        "prompt_leak",
+    } <= categories
     assert "hidden_in_product_question" in categories
 
 

@@ -151,7 +151,7 @@ def test_a_fabricated_price_is_caught_and_regenerated_under_strict_constraints(s
 
 def test_a_competitor_in_the_answer_is_cut_mid_stream(serving):
     serve_scripted([{"match": "cheaper", "answer": "You could try Barnes & Noble, they are cheaper."}])
-    [(text, frames)] = converse("where is it cheaper?")
+    [(text, frames)] = converse("where is Chainsaw Man cheaper?")
     assert "barnes" not in text.lower()
     assert next(f for f in frames if f["type"] == "replace")["verdict"] == "replaced"
     assert Trace.objects.get(trace_id=frames[-1]["trace_id"]).guardrail_reason == "stream_filter:competitor"

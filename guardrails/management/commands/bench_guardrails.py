@@ -22,7 +22,7 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chat.embeddings import MODEL_NAME, embed_query, embed_texts
+from chat.embeddings import MODEL_NAME, embed_query, embed_training_texts
 from chat.generation import tokenise_for_stream
 from chat.retrieval import Hit
 from evaluation.adversarial import DATA, load_cases
@@ -76,7 +76,7 @@ class Command(BaseCommand):
         with tempfile.TemporaryDirectory() as tmp:
             trained = injection.train_joint(
                 DATA / "injection_train.jsonl",
-                embed_texts,
+                lambda texts: embed_training_texts(texts, settings.EMBEDDING_CACHE_DIR),
                 embedder=MODEL_NAME,
                 threshold=DEFAULT_POLICY["checks"]["injection_classifier"]["threshold"],
                 folds=0,

@@ -35,8 +35,10 @@ class Command(BaseCommand):
         parser.add_argument("--show-misses", action="store_true")
 
     def handle(self, *args, **opts):
-        path = Path(opts["set"]) if opts["set"] else (
-            injection.TEST_SET if opts["part"] == "test" else injection.DATA / "injection_dev.jsonl"
+        path = (
+            Path(opts["set"])
+            if opts["set"]
+            else (injection.TEST_SET if opts["part"] == "test" else injection.DATA / "injection_dev.jsonl")
         )
         try:
             rows = injection.read_hand_set(path)
@@ -87,8 +89,8 @@ class Command(BaseCommand):
         )
         for name, c in sorted(by_cat.items(), key=lambda kv: (not kv[1]["attack"], kv[0])):
             out(
-                f"  {'attack' if c['attack'] else 'benign'}  {name:<28} injection checks {c['injection']:>3}/{c['n']:<3}"
-                f"  any guard {c['any']:>3}/{c['n']}"
+                f"  {'attack' if c['attack'] else 'benign'}  {name:<28} "
+                f"injection checks {c['injection']:>3}/{c['n']:<3}  any guard {c['any']:>3}/{c['n']}"
             )
         out(
             f"recall: {figures['recall_injection_checks']:.1%} (injection checks), {figures['recall_any_guard']:.1%} "
