@@ -148,11 +148,7 @@ class Command(BaseCommand):
         version = component_version_register(
             kind=ComponentKind.GUARDRAIL_POLICY,
             actor="system:train_guardrails",
-            framework=(
-                "guardrails: rules + logistic regression on TF-IDF (word 1-2, char_wb 3-5) and all-MiniLM-L6-v2 "
-                "vectors; scope: "
-                "logistic regression on all-MiniLM-L6-v2 vectors; presidio"
-            ),
+            framework="guardrails: rules; injection and scope: logistic regression, TF-IDF + MiniLM vectors; presidio",
             artifact_uri=str(path),
             artifact_sha256=digest,
             training_date=timezone.now(),
