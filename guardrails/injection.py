@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from mangaconsole.lib import artifacts
+from mangaconsole.lib.jsonl import jsonl_rows
 from mangaconsole.lib.templates import template_key
 
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e]")
@@ -346,15 +347,12 @@ def fit_joint(views: list[str], vectors, labels: list[int], *, weights=None, emb
 def read_hand_set(path: Path) -> list[dict]:
     """Rows of a hand-written set (text, context, attack, category); a bad line names itself."""
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, row in jsonl_rows(path):
         try:
-            row = json.loads(line)
             if not isinstance(row["text"], str) or not isinstance(row["attack"], bool):
                 raise TypeError("text is a string and attack true or false")
             row["context"] = [str(c) for c in row.get("context") or []]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path}:{lineno}: not an injection row ({exc})") from exc
         rows.append(row)
     return rows

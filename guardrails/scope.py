@@ -26,13 +26,13 @@ Why embeddings, not words: a refusal list of words is what independent red-team 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from guardrails import injection
+from mangaconsole.lib.jsonl import jsonl_rows
 
 CLASSES = ("in_scope", "harmful", "self_harm", "off_topic")
 REFUSED = frozenset({"harmful", "self_harm", "off_topic"})
@@ -73,14 +73,11 @@ def label_of(row: dict) -> str:
 def read_set(path: Path) -> list[dict]:
     """Rows of a scope set, each with its class; a bad line is an error naming the line."""
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, row in jsonl_rows(path):
         try:
-            row = json.loads(line)
             row["text"] = row["text"].strip()
             row["label"] = label_of(row)
-        except (json.JSONDecodeError, KeyError, AttributeError, ValueError) as exc:
+        except (KeyError, AttributeError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}:{lineno}: not a scope row ({exc})") from exc
         rows.append(row)
     return rows
@@ -189,13 +186,10 @@ def training_rows(intents_paths: list[Path]) -> list[tuple[str, str, str]]:
                 if not r["attack"]
             ]
     for path in intents_paths:
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for lineno, row in jsonl_rows(path):
             try:
-                row = json.loads(line)
                 text, intent = row["text"].strip(), row["intent"]
-            except (json.JSONDecodeError, KeyError, AttributeError) as exc:
+            except (KeyError, AttributeError, TypeError) as exc:
                 raise ValueError(f"{path}:{lineno}: not a {{text, intent}} line ({exc})") from exc
             rows.append((text, "off_topic" if intent == "out_of_scope" else "in_scope", path.stem))
     return rows
